@@ -1,0 +1,1 @@
+"""Accounts: centers, memberships and roles, and the one module declaring who may see what."""

@@ -1,0 +1,138 @@
+"""Who may see what: the ONE place that declares it (security.md SEC-01..03).
+
+Every view is declared here, either `public` (login, health checks) or `role_required(...)`. The
+URL-walk test (tests/platform/test_url_walk.py) fails on any non-admin view without a declaration.
+
+Object scoping: a view fetches objects through `scoped(...)`, so an object of a center where the
+user holds none of the roles is a 404, never a 403 (no existence leak).
+
+    @role_required(Role.NURSE)
+    def encounter_detail(request, pk):
+        encounter = get_object_or_404(scoped(Encounter.objects.all(), request.user, Role.NURSE), pk=pk)
+
+Class-based views: `method_decorator(role_required(Role.CODER), name="dispatch")`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+
+from accounts.models import Center, Membership
+from accounts.roles import Role
+
+#: `view.access_roles` value of a public view.
+PUBLIC = "public"
+
+_ALL_ROLES = tuple(Role.values)
+
+
+def _normalize(roles: Iterable[str]) -> tuple[str, ...]:
+    values = tuple(str(role) for role in roles) or _ALL_ROLES
+    unknown = sorted(set(values) - set(_ALL_ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; roles are {list(_ALL_ROLES)}")
+    return values
+
+
+def _active_memberships(user) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, user__is_active=True, center__is_active=True)
+
+
+def centers_for(user, *roles: str) -> QuerySet[Center]:
+    """Active centers where the (active) user holds one of `roles` (any role if none given)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Center.objects.none()
+    memberships = _active_memberships(user).filter(role__in=_normalize(roles))
+    return Center.objects.filter(pk__in=memberships.values("center_id"), is_active=True)
+
+
+def has_role(user, center, *roles: str) -> bool:
+    """True when the user holds one of `roles` (any role if none given) at `center` (object or id)."""
+    if user is None or not user.is_authenticated or not user.is_active or center is None:
+        return False
+    center_id = getattr(center, "pk", center)
+    return _active_memberships(user).filter(center_id=center_id, role__in=_normalize(roles)).exists()
+
+
+def user_roles(user) -> set[str]:
+    """Every role the user holds at any active center."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return set()
+    return set(_active_memberships(user).values_list("role", flat=True))
+
+
+def scoped(queryset: QuerySet, user, *roles: str, center_field: str = "center") -> QuerySet:
+    """`queryset` limited to objects of the centers where the user holds one of `roles`."""
+    return queryset.filter(**{f"{center_field}__in": centers_for(user, *roles)})
+
+
+def role_required(*roles: str) -> Callable:
+    """View decorator: sign-in required, then one of `roles` at any of the user's centers, else 403.
+
+    With no roles, any role at any center will do. The declaration is kept on the view as
+    `view.access_roles` (a tuple of role values) for the URL-walk and matrix tests.
+    """
+    allowed = _normalize(roles)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not _active_memberships(user).filter(role__in=allowed).exists():
+                _record_denial(request, allowed)
+                raise PermissionDenied("Your role does not give access to this page.")
+            return view(request, *args, **kwargs)
+
+        wrapper.access_roles = allowed
+        return wrapper
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Declares a view open without sign-in (health checks, login)."""
+    view.access_roles = PUBLIC
+    return view
+
+
+def declared_access(view: Callable) -> tuple[str, ...] | str | None:
+    """The access declaration of a resolved view callable (function or class-based), or None."""
+    for candidate in (view, getattr(view, "view_class", None), getattr(view, "__wrapped__", None)):
+        if candidate is None:
+            continue
+        roles = getattr(candidate, "access_roles", None)
+        if roles is not None:
+            return roles
+        dispatch = getattr(candidate, "dispatch", None)
+        if dispatch is not None and getattr(dispatch, "access_roles", None) is not None:
+            return dispatch.access_roles
+    return None
+
+
+def _record_denial(request, roles: tuple[str, ...]) -> None:
+    """Audits a refused access when the audit app provides `audit_record` (issue 7: refused access)."""
+    try:
+        from audit.services import audit_record
+    except ImportError:
+        return
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            audit_record(
+                action="access.denied",
+                actor=request.user,
+                outcome="denied",
+                detail={"path": request.path, "required_roles": list(roles)},
+            )
+    except Exception:  # noqa: BLE001 - a failing audit write must not turn a 403 into a 500
+        import logging
+
+        logging.getLogger(__name__).exception("could not audit an access denial")

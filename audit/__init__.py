@@ -1,0 +1,1 @@
+"""Audit: append-only, hash-chained record of who saw and changed what."""

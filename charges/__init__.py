@@ -1,0 +1,1 @@
+"""Charges: encounters, documentation, derived charge sets, review and export batches."""

@@ -1,0 +1,1 @@
+"""Codebook: effective-dated codes, drugs, modifiers, diagnoses, payers and prices."""

@@ -1,0 +1,17 @@
+"""Template context shared by the base layout."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def site(request: HttpRequest) -> dict:
+    return {
+        "site_name": "Infusion charges",
+        "current_center": getattr(request, "center", None),
+        "user_centers": getattr(request, "user_centers", []),
+        "request_id": getattr(request, "request_id", ""),
+        "debug_banner": settings.DEBUG,
+        "admin_url": "/" + settings.ADMIN_URL,
+    }

@@ -1,0 +1,175 @@
+"""Request-wide middleware: request id and audit context, session timeouts, the center's time zone."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import uuid
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from infusioncenter.logging import reset_request_id, set_request_id
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$")
+
+SESSION_STARTED_KEY = "_session_started_at"
+SESSION_ACTIVITY_KEY = "_session_last_activity"
+CENTER_SESSION_KEY = "current_center_id"
+
+
+def _audit_context():
+    """`audit.context` if the audit app provides it (contracts §4), else None."""
+    try:
+        return importlib.import_module("audit.context")
+    except ImportError:
+        return None
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client address as Django sees it (REMOTE_ADDR; a TLS proxy must set it correctly)."""
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def bind_audit_context(request: HttpRequest) -> None:
+    context = _audit_context()
+    if context is None or not hasattr(context, "bind"):
+        return
+    user = getattr(request, "user", None)
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    context.bind(
+        request_id=getattr(request, "request_id", ""),
+        client_address=client_address(request),
+        user_id=user_id,
+    )
+
+
+def _clear_audit_context() -> None:
+    context = _audit_context()
+    if context is not None and hasattr(context, "clear"):
+        context.clear()
+
+
+class RequestContextMiddleware:
+    """Gives each request an id and binds the audit context.
+
+    The id is the incoming `X-Request-ID` when it looks sane (8-64 characters of letters, digits,
+    `.`, `_`, `-`), otherwise a new uuid4. It is set on `request.request_id`, on the response header,
+    on every log record (infusioncenter.logging) and in `audit.context`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = set_request_id(request_id)
+        try:
+            bind_audit_context(request)
+            response = self.get_response(request)
+        finally:
+            _clear_audit_context()
+            reset_request_id(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def is_background_poll(request: HttpRequest) -> bool:
+    return request.META.get(settings.BACKGROUND_POLL_HEADER, "") == "1"
+
+
+class SessionTimeoutMiddleware:
+    """Idle (15 min) and absolute (12 h) session timeouts, enforced on the server.
+
+    The session stores when it started and when the user last did something. A request carrying
+    `X-Background-Poll: 1` (a preview refreshing itself) is not activity: it neither extends the idle
+    clock nor saves the session. An expired session is flushed on the server (logout), then the user
+    is sent to the login page (htmx requests get an `HX-Redirect`, background polls a 401).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = timezone.now().timestamp()
+            session = request.session
+            started = session.get(SESSION_STARTED_KEY)
+            last = session.get(SESSION_ACTIVITY_KEY)
+            if started is None or last is None:
+                # A session from before this middleware (or set up by a test helper): start the clocks.
+                session[SESSION_STARTED_KEY] = started = now
+                session[SESSION_ACTIVITY_KEY] = last = now
+            idle = settings.SESSION_IDLE_TIMEOUT.total_seconds()
+            absolute = settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
+            if now - last > idle or now - started > absolute:
+                return self._expired(request)
+            if not is_background_poll(request):
+                session[SESSION_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+    def _expired(self, request: HttpRequest) -> HttpResponse:
+        logger.info("session expired")
+        logout(request)
+        login_url = reverse(settings.LOGIN_URL)
+        if is_background_poll(request):
+            return JsonResponse({"error": "session expired"}, status=401)
+        target = f"{login_url}?expired=1"
+        if request.method == "GET" and not request.headers.get("HX-Request"):
+            from django.utils.http import urlencode
+
+            target = f"{login_url}?{urlencode({'next': request.get_full_path(), 'expired': '1'})}"
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+
+def set_current_center(request: HttpRequest, center_id: int) -> None:
+    request.session[CENTER_SESSION_KEY] = center_id
+
+
+class CenterTimezoneMiddleware:
+    """Activates the time zone of the user's current center.
+
+    A user with several centers picks one (accounts' center switch stores it in the session); the
+    default is the first by name. `request.center` is that center or None (anonymous, no membership).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from accounts.access import centers_for
+
+        request.center = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            centers = list(centers_for(user).order_by("name", "pk"))
+            if centers:
+                chosen_id = request.session.get(CENTER_SESSION_KEY)
+                center = next((c for c in centers if c.pk == chosen_id), centers[0])
+                request.center = center
+                request.user_centers = centers
+                try:
+                    timezone.activate(zoneinfo.ZoneInfo(center.time_zone))
+                except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                    timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
