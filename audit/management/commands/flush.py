@@ -1,0 +1,24 @@
+"""Django's `flush`, which also empties the append-only audit table, but only on a test database.
+
+Django's test cases (pytest-django's `transaction=True` tests) reset the database between tests with
+`call_command("flush")`, which resolves to this command. On a test database the flush runs under the
+audit maintenance flag (audit.maintenance), so the append-only triggers let it through; anywhere else
+the triggers refuse it while audit rows exist and the flush fails with the database's message.
+"""
+
+from __future__ import annotations
+
+from django.core.management.commands.flush import Command as DjangoFlushCommand
+
+from audit.maintenance import is_test_database, maintenance
+
+
+class Command(DjangoFlushCommand):
+    help = DjangoFlushCommand.help + " Audit rows are removed only on a test database."
+
+    def handle(self, **options):
+        database = options["database"]
+        if not is_test_database(database):
+            return super().handle(**options)
+        with maintenance(database):
+            return super().handle(**options)
