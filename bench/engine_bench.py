@@ -1,0 +1,177 @@
+"""Benchmark of the charge engine (issue 3): speed alone, then the command line against json load + dump.
+
+    python bench/engine_bench.py                       # the mix of gen-encounters --count 20000 --seed 2025
+    python bench/engine_bench.py --count 5000 --seed 7
+    python bench/engine_bench.py --input big.json      # an existing engine-io.md input file
+
+Prints
+(a) encounters per second of the engine alone (``derive_encounter`` over the already parsed JSON,
+    pinned to one core; the JSON parsing and the seed loading are outside the timed region);
+(b) the wall time of ``python -m charges.engine FILE`` (output to a temporary file) against a
+    subprocess doing the standard library's ``json.load`` + ``json.dump`` of the same file, their
+    ratio, and both peak memories (``ru_maxrss`` of each child, read with ``os.wait4``);
+then met / not met against the targets of issue 3: at least 15,000 encounters per second; at most
+2.0x the time and 1.5x the peak memory of load + dump. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+GEN_ENCOUNTERS = PROJECT_ROOT.parent / "shared" / "tools" / "gen-encounters"
+TARGET_RATE = 15_000  # encounters per second, engine alone, one core
+TARGET_TIME_RATIO = 2.0  # command line / stdlib load+dump, wall time
+TARGET_MEMORY_RATIO = 1.5  # command line / stdlib load+dump, peak resident memory
+
+STDLIB_ROUND_TRIP = "import json, sys\nwith open(sys.argv[1]) as f:\n    d = json.load(f)\njson.dump(d, sys.stdout)\n"
+
+
+def generate(count: int, seed: int, directory: Path) -> Path:
+    path = directory / f"encounters-{count}-{seed}.json"
+    subprocess.run(  # noqa: S603 - our interpreter and the shared generator, no outside input
+        [sys.executable, str(GEN_ENCOUNTERS), "--count", str(count), "--seed", str(seed), "-o", str(path)],
+        check=True,
+    )
+    return path
+
+
+def pin_to_one_core() -> str:
+    try:
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    except (AttributeError, OSError):
+        return "not pinned"
+
+
+def engine_alone(path: Path, repeat: int) -> tuple[int, list[float], int]:
+    """(encounters, seconds of each pass, encounters with errors) for derive_encounter over the parsed input."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from charges.engine.api import derive_encounter
+    from charges.engine.snapshot import load_seed_book
+
+    book = load_seed_book()
+    with open(path, encoding="utf-8") as handle:
+        encounters = json.load(handle)["encounters"]
+    derive_encounter(encounters[0], book)  # warm the snapshot cache for the first date outside the clock
+    timings, errors = [], 0
+    for _ in range(repeat):
+        copies = json.loads(json.dumps(encounters))  # a fresh parse per pass, outside the clock
+        started = time.perf_counter()
+        results = [derive_encounter(encounter, book) for encounter in copies]
+        timings.append(time.perf_counter() - started)
+        errors = sum(1 for result in results if result["errors"])
+    return len(encounters), timings, errors
+
+
+def run_child(command: list[str], output: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak resident KiB, exit status) of one fresh child process writing to OUTPUT."""
+    with open(output, "wb") as sink:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, cwd=PROJECT_ROOT)  # noqa: S603
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.stderr.write(child.stderr.read().decode(errors="replace")[-2000:])
+    child.stderr.close()
+    return elapsed, usage.ru_maxrss, child.returncode
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20000, help="encounters to generate (default 20000)")
+    parser.add_argument("--seed", type=int, default=2025, help="gen-encounters seed (default 2025)")
+    parser.add_argument("--input", type=Path, help="use this input file instead of generating one")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes / runs of each measure (default 3)")
+    parser.add_argument("--skip-alone", action="store_true", help="only time the command line")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as scratch:
+        scratch = Path(scratch)
+        path = args.input.resolve() if args.input else generate(args.count, args.seed, scratch)
+        size = path.stat().st_size
+        print(f"input: {path.name} ({size / 1e6:.1f} MB)")
+
+        rate = None
+        if not args.skip_alone:
+            # (a) runs in a child so pinning and imports do not touch the timings of (b)
+            probe = subprocess.run(  # noqa: S603 - this script again, in a fresh interpreter
+                [sys.executable, __file__, "--alone", str(path), str(args.repeat)],
+                capture_output=True,
+                text=True,
+                cwd=PROJECT_ROOT,
+            )
+            if probe.returncode != 0:
+                sys.stderr.write(probe.stderr[-3000:])
+                print("(a) engine alone: failed")
+            else:
+                figures = json.loads(probe.stdout.strip().splitlines()[-1])
+                best = min(figures["timings"])
+                rate = figures["encounters"] / best
+                print(
+                    f"(a) engine alone ({figures['pinned']}): {figures['encounters']} encounters, "
+                    f"best of {len(figures['timings'])} {best:.2f} s "
+                    f"(median {statistics.median(figures['timings']):.2f} s) -> {rate:,.0f} encounters/s; "
+                    f"{figures['errors']} encounters with errors"
+                )
+
+        engine_cmd = [sys.executable, "-m", "charges.engine", str(path)]
+        stdlib_cmd = [sys.executable, "-c", STDLIB_ROUND_TRIP, str(path)]
+        engine_runs, stdlib_runs = [], []
+        for _ in range(args.repeat):  # alternate, so drift in the machine's load hits both alike
+            engine_runs.append(run_child(engine_cmd, scratch / "engine-out.json"))
+            stdlib_runs.append(run_child(stdlib_cmd, scratch / "stdlib-out.json"))
+        out_size = (scratch / "engine-out.json").stat().st_size
+        if any(status != 0 for _, _, status in engine_runs):
+            print("(b) the command line failed")
+            return 1
+        engine_time = statistics.median(t for t, _, _ in engine_runs)
+        stdlib_time = statistics.median(t for t, _, _ in stdlib_runs)
+        engine_rss = max(m for _, m, _ in engine_runs)
+        stdlib_rss = max(m for _, m, _ in stdlib_runs)
+        time_ratio, memory_ratio = engine_time / stdlib_time, engine_rss / stdlib_rss
+        print(
+            f"(b) python -m charges.engine: {engine_time:.2f} s, peak {engine_rss / 1024:.0f} MiB, "
+            f"output {out_size / 1e6:.1f} MB ({out_size / size:.2f}x the input)"
+        )
+        print(f"    json.load + json.dump:     {stdlib_time:.2f} s, peak {stdlib_rss / 1024:.0f} MiB")
+        print(f"    ratio (median of {args.repeat} runs): time {time_ratio:.2f}x, memory {memory_ratio:.2f}x")
+
+    print("targets:")
+    if rate is not None:
+        print(f"  engine alone >= {TARGET_RATE:,} encounters/s: {verdict(rate >= TARGET_RATE)} ({rate:,.0f})")
+    print(
+        f"  command line <= {TARGET_TIME_RATIO}x time: {verdict(time_ratio <= TARGET_TIME_RATIO)} ({time_ratio:.2f}x)"
+    )
+    print(
+        f"  command line <= {TARGET_MEMORY_RATIO}x memory: "
+        f"{verdict(memory_ratio <= TARGET_MEMORY_RATIO)} ({memory_ratio:.2f}x)"
+    )
+    return 0
+
+
+def alone_main(path: str, repeat: str) -> int:
+    pinned = pin_to_one_core()
+    encounters, timings, errors = engine_alone(Path(path), int(repeat))
+    print(json.dumps({"encounters": encounters, "timings": timings, "errors": errors, "pinned": pinned}))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--alone":
+        sys.exit(alone_main(sys.argv[2], sys.argv[3]))
+    sys.exit(main())
