@@ -7,6 +7,8 @@ only the test flush and the retention purge set. See docs/adr/0002-audit-hash-ch
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -70,3 +72,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.outcome}"
+
+    @property
+    def detail_text(self) -> str:
+        """`detail` as compact JSON with sorted keys (for display)."""
+        return json.dumps(self.detail, sort_keys=True, separators=(", ", ": "), cls=DjangoJSONEncoder)
