@@ -51,6 +51,16 @@ def rules_book() -> Any:
     return db_rules_book()
 
 
+def _snapshot_id(book: Any) -> str:
+    """The codebook snapshot the run used (version and revision token), for INT-04."""
+    try:
+        from codebook.selectors import codebook_snapshot_id
+
+        return codebook_snapshot_id()[:40]
+    except ImportError:
+        return str(getattr(book, "version", ""))[:40]
+
+
 def group_of_line(line: dict, groups: dict[str, str]) -> str:
     """The group key of an output line: its first administration's group ('' for E/M lines)."""
     for adm_id in line.get("administrations") or []:
@@ -96,7 +106,7 @@ def derivation_prepare(*, encounter_id: int) -> PreparedDerivation:
             engine_input=engine_input,
             output=output,
             engine_version=ENGINE_VERSION,
-            codebook_version=str(getattr(book, "version", "")),
+            codebook_version=_snapshot_id(book),
         )
     except Exception as exc:  # noqa: BLE001 - recorded as a failed derivation, shown as "failed, retry"
         logger.exception("derivation failed for encounter id %s", encounter_id)
@@ -243,7 +253,7 @@ def derivation_record(*, prepared: PreparedDerivation, task_id: str = "") -> Der
             obj=derivation,
             center_id=encounter.center_id,
             patient_ref=encounter.patient_ref,
-            outcome="success" if derivation.status == DerivationStatus.DONE else derivation.status,
+            outcome="failure" if derivation.status == DerivationStatus.FAILED else "success",
             detail={
                 "encounter": encounter.pk,
                 "derivation": derivation.pk,

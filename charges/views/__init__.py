@@ -1,0 +1,1 @@
+"""Nurse pages (issue 4 item 3): thin views over the selectors and services."""
