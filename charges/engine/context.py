@@ -1,0 +1,82 @@
+"""Per-encounter working state shared by the rule modules (resolved administrations, payer, warnings)."""
+
+from __future__ import annotations
+
+from .intervals import running
+from .parse import local_date
+from .snapshot import Drug, Payer, RulesSnapshot
+from .types import Administration, Encounter, Issue
+
+
+class Item:
+    """An administration with what the codebook and payer say about it."""
+
+    __slots__ = (
+        "admin",
+        "id",
+        "drug",
+        "category",
+        "key",
+        "vaccine_kind",
+        "hormonal",
+        "run",
+        "own",
+        "site",
+        "electrolyte",
+        "label",
+    )
+
+    def __init__(
+        self, admin: Administration, drug: Drug | None, category: str | None, key: str, hormonal: bool
+    ) -> None:
+        self.admin = admin
+        self.id = admin.id
+        self.drug = drug
+        self.category = category
+        self.key = key
+        self.vaccine_kind = drug.vaccine_kind if drug is not None else ""
+        self.hormonal = hormonal
+        self.electrolyte = bool(drug is not None and drug.electrolyte)
+        self.run = running(admin.start, admin.end, admin.pauses)
+        self.own = sum(stop - start for start, stop in self.run)
+        self.site = admin.site
+        self.label = admin.drug
+
+
+class Context:
+    __slots__ = (
+        "encounter",
+        "snapshot",
+        "payer",
+        "setting",
+        "facility",
+        "warnings",
+        "tz",
+        "tzname",
+        "concurrent_done",
+        "unlisted_done",
+        "is_medicare",
+        "encounter_entries",
+        "g0498_follow_up",
+    )
+
+    def __init__(self, encounter: Encounter, snapshot: RulesSnapshot, payer: Payer) -> None:
+        self.encounter = encounter
+        self.snapshot = snapshot
+        self.payer = payer
+        self.setting = encounter.setting
+        self.facility = encounter.setting == "facility"
+        self.warnings: list[Issue] = []
+        self.tz = encounter.tz
+        self.tzname = encounter.timezone
+        self.concurrent_done = False
+        self.unlisted_done = False
+        self.is_medicare = payer.key == "medicare"
+        self.encounter_entries: list = []
+        self.g0498_follow_up = False
+
+    def warn(self, code: str, administration: str | None, message: str) -> None:
+        self.warnings.append(Issue(code, administration, message))
+
+    def date(self, minute: int) -> str:
+        return local_date(self.tz, self.tzname, minute)
