@@ -29,6 +29,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from charges.engine import snapshot
 from codebook.cells import neutralize_formula, unneutralize_formula
@@ -188,7 +189,7 @@ def codebook_load_seed(*, force: bool, actor=None, directory: Path | str | None 
                         result.tables[model.TABLE].deleted += 1
         for model in CODEBOOK_MODELS:
             counts = result.tables.setdefault(model.TABLE, TableCounts())
-            _load_table(model, tables[model.TABLE], force=force, counts=counts)
+            _load_table(model, tables[model.TABLE], force=force, counts=counts, actor=actor)
         bump_revision(version=version)
         if force:
             _audit("codebook.load_force", actor=actor, detail=_load_detail(result, seed_dir))
@@ -205,7 +206,11 @@ def _load_detail(result: LoadResult, seed_dir: Path) -> dict:
     }
 
 
-def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: TableCounts) -> None:
+def _user_or_none(actor):
+    return actor if getattr(actor, "pk", None) is not None and hasattr(actor, "get_username") else None
+
+
+def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: TableCounts, actor=None) -> None:
     existing: dict[tuple, dict[str, EffectiveDated]] = defaultdict(dict)
     queryset = model.objects.select_related("payer") if model is PayerNote else model.objects.all()
     for row in queryset:
@@ -250,8 +255,8 @@ def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: 
             _check_row(model, instance, number)
             to_create.append(instance)
     if to_create:
-        for instance in to_create:
-            instance.save()
+        # One INSERT per batch (history rows too); bulk_create sends no post_save, the caller bumps the revision.
+        bulk_create_with_history(to_create, model, batch_size=500, default_user=_user_or_none(actor))
         counts.created += len(to_create)
     _check_overlaps(model)
 
