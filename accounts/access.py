@@ -117,22 +117,13 @@ def declared_access(view: Callable) -> tuple[str, ...] | str | None:
 
 
 def _record_denial(request, roles: tuple[str, ...]) -> None:
-    """Audits a refused access when the audit app provides `audit_record` (issue 7: refused access)."""
-    try:
-        from audit.services import audit_record
-    except ImportError:
-        return
-    from django.db import transaction
+    """Audits a refused access (issue 7); durable, so it survives whatever the request does next."""
+    from accounts.services import audit
 
-    try:
-        with transaction.atomic():
-            audit_record(
-                action="access.denied",
-                actor=request.user,
-                outcome="denied",
-                detail={"path": request.path, "required_roles": list(roles)},
-            )
-    except Exception:  # noqa: BLE001 - a failing audit write must not turn a 403 into a 500
-        import logging
-
-        logging.getLogger(__name__).exception("could not audit an access denial")
+    audit(
+        durable=True,
+        action="access.denied",
+        actor=request.user,
+        outcome="denied",
+        detail={"path": request.path[:500], "required_roles": list(roles)},
+    )

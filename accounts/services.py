@@ -25,13 +25,15 @@ class CannotDeactivateSelf(AccountError):
     pass
 
 
-def audit(**kwargs) -> None:
-    """Calls `audit.services.audit_record(**kwargs)` when the audit app provides it."""
+def audit(*, durable: bool = False, **kwargs) -> None:
+    """Calls `audit.services.audit_record(**kwargs)` (or `audit_record_durable`, for events that must
+    survive a rollback: failed sign-ins, refused access) when the audit app provides it."""
     try:
-        from audit.services import audit_record
+        from audit import services
     except ImportError:
         return
-    audit_record(**kwargs)
+    write = getattr(services, "audit_record_durable", None) if durable else None
+    (write or services.audit_record)(**kwargs)
 
 
 def sync_role_groups() -> tuple[Group, Group]:

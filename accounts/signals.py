@@ -49,16 +49,16 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
     locked = bool(getattr(request, "axes_locked_out", False))
     logger.warning("sign-in failed", extra={"locked_out": locked})
     user = get_user_model().objects.filter(username=username).first() if username else None
-    # Its own transaction: a failed sign-in is recorded whatever happens to the request afterwards.
-    with transaction.atomic():
-        audit(
-            action="auth.login_failed",
-            actor=None,
-            object_type="auth.user",
-            object_id=str(user.pk) if user else "",
-            outcome="locked_out" if locked else "failure",
-            detail={"username": username},
-        )
+    # Durable: a failed sign-in is recorded whatever happens to the request afterwards.
+    audit(
+        durable=True,
+        action="auth.login_failed",
+        actor=None,
+        object_type="auth.user",
+        object_id=str(user.pk) if user else "",
+        outcome="denied" if locked else "failure",
+        detail={"username": username, "locked_out": locked},
+    )
 
 
 @receiver(pre_delete, sender=get_user_model(), dispatch_uid="accounts.no_user_delete")

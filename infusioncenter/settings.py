@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "audit",
     "codebook",
     "charges",
+    "review",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +172,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- authentication ----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.ThrottledBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "accounts:login"
@@ -194,6 +196,8 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lockout neither extends the cool-off nor counts as a new failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_HANDLER = "accounts.lockout.AccountsAxesHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -296,6 +300,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "platform-heartbeat": {"task": "infusioncenter.heartbeat", "schedule": 30.0},
 }
+try:
+    # Nightly close of the day (off unless REPORTS_NIGHTLY_CLOSE_AT is set); imports no Django models.
+    from reports.schedule import beat_schedule as _reports_beat_schedule
+except ImportError:
+    _reports_beat_schedule = None
+if _reports_beat_schedule is not None:
+    CELERY_BEAT_SCHEDULE.update(_reports_beat_schedule())
 WORKER_HEARTBEAT_KEY = "infusioncenter:worker-heartbeat"
 WORKER_HEARTBEAT_MAX_AGE = 120
 
@@ -335,6 +346,13 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- files, exports and retention ----------------------------------------------------------------
+# HL7 DFT messages are also written to this directory when set (empty = off).
+HL7_OUTBOX_DIR = os.environ.get("HL7_OUTBOX_DIR", "").strip()
+REPORTS_FILES_DIR = Path(os.environ.get("REPORTS_FILES_DIR") or VAR_DIR / "exports")
+# Audit rows older than this may be removed by `manage.py purge` (7 years by default; ask compliance).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 2557)
 
 # --- demo data ---------------------------------------------------------------------------------
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-charges-2025!")

@@ -30,7 +30,9 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     *optional_include("audit/", "audit.urls"),
     *optional_include("codebook/", "codebook.urls"),
-    *optional_include("", "charges.urls"),
+    *optional_include("review/", "review.urls"),
+    *optional_include("reports/", "reports.urls"),
+    *optional_include("", "charges.urls"),  # its own paths start with charting/
     path("", views.home, name="home"),
 ]
 

@@ -98,8 +98,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 #: Start-page links per role: (URL name, label). Names that do not resolve (yet) are skipped.
 HOME_LINKS: dict[str, list[tuple[str, str]]] = {
     Role.NURSE: [("charges:board", "Today's board")],
-    Role.CODER: [("charges:review_queue", "Review queue")],
-    Role.MANAGER: [("charges:reports", "Reports and exports")],
+    Role.CODER: [("review:queue", "Review queue")],
+    Role.MANAGER: [("reports:index", "Reports and exports")],
     Role.ADMIN: [
         ("admin:index", "Codebook (admin)"),
         ("accounts:access_review", "Access review"),

@@ -16,14 +16,20 @@ from hypothesis import settings as hypothesis_settings
 from accounts.roles import Role
 from tests.factories import TEST_PASSWORD, CenterFactory, make_member
 
+# The same profiles as tests/engine/conftest.py (profiles are global: whichever loads last must agree).
 hypothesis_settings.register_profile(
-    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "dev",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 hypothesis_settings.register_profile(
     "ci",
-    max_examples=100,
+    max_examples=500,
     deadline=None,
     derandomize=True,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
