@@ -8,6 +8,7 @@ the triggers refuse it while audit rows exist and the flush fails with the datab
 
 from __future__ import annotations
 
+from django.core.management.base import CommandError
 from django.core.management.commands.flush import Command as DjangoFlushCommand
 
 from audit.maintenance import is_test_database, maintenance
@@ -19,6 +20,14 @@ class Command(DjangoFlushCommand):
     def handle(self, **options):
         database = options["database"]
         if not is_test_database(database):
-            return super().handle(**options)
+            try:
+                return super().handle(**options)
+            except CommandError as exc:
+                if "append-only" in str(exc.__cause__ or ""):
+                    raise CommandError(
+                        "flush refused: the audit trail is append-only and holds rows; audit rows are removed "
+                        "only by `manage.py purge --before DATE` once past the retention period"
+                    ) from exc
+                raise
         with maintenance(database):
             return super().handle(**options)
