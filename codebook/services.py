@@ -392,7 +392,12 @@ def codebook_new_version(*, row: EffectiveDated, valid_from: datetime.date, acto
         detail={
             "table": model.TABLE,
             "closed": {"id": stored.pk, "valid_to": stored.valid_to.isoformat()},
-            "changes": {name: [before[name], after[name]] for name in after if before[name] != after[name]},
+            "valid_from": successor.valid_from.isoformat(),
+            "changes": {
+                name: [before[name], after[name]]
+                for name in after
+                if before[name] != after[name] and name not in ("valid_from", "valid_to")
+            },
         },
     )
     return successor
