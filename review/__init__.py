@@ -1,0 +1,1 @@
+"""Coder review (issue 5): the work queue, documentation queries, corrections, approval, export batches."""
