@@ -13,6 +13,7 @@ from . import constants as C
 from .context import Context, Item
 from .types import EncounterError, Line
 
+_ZERO = Decimal(0)
 _FACTORS = {name: (family, Decimal(str(factor))) for name, (family, factor) in C.UNIT_FAMILIES.items()}
 
 
@@ -22,8 +23,11 @@ def _unit(name: str | None):
     return _FACTORS.get(name.strip().lower())
 
 
-def _fmt(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+def _fmt(value) -> str:
+    """Plain decimal text without exponent or trailing zeros (cheap path for the usual values)."""
+    text = str(value)
+    if "E" in text or "e" in text or ("." in text and text.endswith("0")):
+        text = format(value.normalize(), "f")
     return text
 
 
@@ -76,9 +80,14 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
     hcpcs, date = key[0], key[1]
     first = members[0]
     drug = first.drug
-    ids = tuple(item.id for item in members)
+    fadmin = first.admin
     payer = ctx.payer
-    ndc = next((item.admin.ndc for item in members if item.admin.ndc), None)
+    if len(members) == 1:
+        ids = (first.id,)
+        ndc = fadmin.ndc
+    else:
+        ids = tuple(item.id for item in members)
+        ndc = next((item.admin.ndc for item in members if item.admin.ndc), None)
     unclassified = drug is None or drug.unclassified
     if (payer.ndc_required or unclassified or (drug is not None and drug.ndc_required)) and not ndc:
         why = "unclassified code" if unclassified else payer.name
@@ -108,24 +117,29 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         per_unit = drug.billing_unit_amount * bu_factor
         unit_name = drug.billing_unit
         unit_amount = drug.billing_unit_amount
-    total = Decimal(0)
-    wasted = Decimal(0)
-    waste_documented = True
-    for item in members:
-        admin = item.admin
-        info = _unit(admin.dose_unit) if admin.dose_unit else (bu_family, bu_factor)
-        if info is None or info[0] != bu_family:
-            raise EncounterError(
-                "DOSE_UNIT_MISMATCH",
-                item.id,
-                f"R19: dose unit {admin.dose_unit!r} of {item.label} does not convert to the billing unit of "
-                f"{hcpcs} ({_fmt(unit_amount)} {unit_name}).",
-            )
-        total += admin.dose * info[1]
-        if admin.wasted is None:
-            waste_documented = False
-        else:
-            wasted += admin.wasted * info[1]
+    if len(members) == 1 and (fadmin.dose_unit is None or fadmin.dose_unit == unit_name) and bu_factor == 1:
+        total = fadmin.dose
+        wasted = fadmin.wasted if fadmin.wasted is not None else _ZERO
+        waste_documented = fadmin.wasted is not None
+    else:
+        total = _ZERO
+        wasted = _ZERO
+        waste_documented = True
+        for item in members:
+            admin = item.admin
+            info = _unit(admin.dose_unit) if admin.dose_unit else (bu_family, bu_factor)
+            if info is None or info[0] != bu_family:
+                raise EncounterError(
+                    "DOSE_UNIT_MISMATCH",
+                    item.id,
+                    f"R19: dose unit {admin.dose_unit!r} of {item.label} does not convert to the billing unit of "
+                    f"{hcpcs} ({_fmt(unit_amount)} {unit_name}).",
+                )
+            total += admin.dose * info[1]
+            if admin.wasted is None:
+                waste_documented = False
+            else:
+                wasted += admin.wasted * info[1]
     units = int((total / per_unit).to_integral_value(rounding=ROUND_CEILING))
     units = max(units, 1)
     base_text = f"R19: {_fmt(total / bu_factor)} {unit_name} / {_fmt(unit_amount)} {unit_name} per unit = {units} units"

@@ -45,20 +45,32 @@ class Service:
 
     def __init__(self, items: list[Item], category: str, kind: str, purpose: str | None = None) -> None:
         self.items = items
-        self.ids = tuple(sorted(item.id for item in items))
         self.category = category
-        self.keys = frozenset(item.key for item in items if item.category != "hydration" or category == "hydration")
-        if not self.keys:
-            self.keys = frozenset(item.key for item in items)
-        self.label = " + ".join(dict.fromkeys(item.label for item in items))
-        self.start = min(item.admin.start for item in items)
-        self.stop = max(item.admin.end for item in items)
-        self.run = union(interval for item in items for interval in item.run)
-        self.own = length(self.run)
+        if len(items) == 1:
+            item = items[0]
+            admin = item.admin
+            self.ids = (item.id,)
+            self.keys = frozenset((item.key,))
+            self.label = item.label
+            self.start = admin.start
+            self.stop = admin.start if admin.stop is None else admin.stop
+            self.run = item.run
+            self.own = item.own
+        else:
+            self.ids = tuple(sorted(item.id for item in items))
+            keys = frozenset(item.key for item in items if item.category != "hydration" or category == "hydration")
+            self.keys = keys or frozenset(item.key for item in items)
+            self.label = " + ".join(dict.fromkeys(item.label for item in items))
+            self.start = min(item.admin.start for item in items)
+            self.stop = max(item.admin.end for item in items)
+            self.run = union(interval for item in items for interval in item.run)
+            self.own = length(self.run)
         self.site = items[0].site
         self.kind = kind  # "infusion", "push", "hydration", "fluid"
         self.purpose = purpose
-        self.primary = any(item.admin.primary_reason for item in items)
+        self.primary = (
+            items[0].admin.primary_reason if len(items) == 1 else any(item.admin.primary_reason for item in items)
+        )
         self.rank = 0
         self.billable = self.run
         self.repeat_of: Service | None = None

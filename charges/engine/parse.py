@@ -19,8 +19,8 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _UTC = datetime.UTC
 _ZONES: dict[str, object] = {"UTC": _UTC}
 _OFFSETS: dict[tuple, int | bool] = {}
-_DATES: dict[tuple, str] = {}
 _ROUTES = frozenset(ROUTES)
+_CATEGORIES = frozenset(CATEGORIES)
 _PURPOSES = frozenset({"hydration", "kvo", "carrier", "electrolyte_replacement"})
 _MAX_ERRORS = 20
 
@@ -47,6 +47,15 @@ def zone(name: str):
 
 def _local_offset(tz, tzname: str, ordinal: int, hour: int, minute: int, admin_id, field: str, text: str) -> int:
     """UTC offset in minutes of a naive local time; raises for skipped or repeated local times."""
+    day_key = (tzname, ordinal)
+    whole_day = _OFFSETS.get(day_key)
+    if whole_day is None:
+        day = datetime.date.fromordinal(ordinal)
+        first = _classify(tz, day, 0, 0)
+        whole_day = first if first == _classify(tz, day, 23, 59) and isinstance(first, int) else False
+        _OFFSETS[day_key] = whole_day
+    if whole_day is not False:
+        return whole_day
     key = (tzname, ordinal, hour)
     cached = _OFFSETS.get(key)
     if cached is None:
@@ -116,20 +125,48 @@ def parse_time(text, tz, tzname: str, admin_id, field: str) -> int:
     return wall - _local_offset(tz, tzname, ordinal, moment.hour, moment.minute, admin_id, field, text)
 
 
+_DATES_BY_ZONE: dict[str | None, dict[int, str]] = {}
+
+
+def date_cache(tz, tzname: str) -> tuple[dict[int, str], bool]:
+    """The cache dict local_date fills for this zone (key: day number for UTC, else quarter-hour), and is-UTC."""
+    utc = tz is _UTC
+    key = None if utc else tzname
+    cache = _DATES_BY_ZONE.get(key)
+    if cache is None:
+        cache = _DATES_BY_ZONE[key] = {}
+    return cache, utc
+
+
+_ISO_BY_ORDINAL: dict[int, str] = {}
+_DAY_OFFSETS: dict[tuple[str, int], int | bool] = {}
+
+
+def _iso(day_number: int) -> str:
+    found = _ISO_BY_ORDINAL.get(day_number)
+    if found is None:
+        found = _ISO_BY_ORDINAL[day_number] = datetime.date.fromordinal(_EPOCH_ORDINAL + day_number).isoformat()
+    return found
+
+
 def local_date(tz, tzname: str, minute: int) -> str:
     """ISO date, in the encounter's zone, of the epoch minute."""
     if tz is _UTC:
-        key = (None, minute // 1440)
-        found = _DATES.get(key)
-        if found is None:
-            found = datetime.date.fromordinal(_EPOCH_ORDINAL + minute // 1440).isoformat()
-            _DATES[key] = found
-        return found
-    key = (tzname, minute // 15)
-    found = _DATES.get(key)
+        return _iso(minute // 1440)
+    utc_day = minute // 1440
+    offset = _DAY_OFFSETS.get((tzname, utc_day))
+    if offset is None:
+        first = datetime.datetime.fromtimestamp(utc_day * 86400, tz).utcoffset()
+        last = datetime.datetime.fromtimestamp(utc_day * 86400 + 86340, tz).utcoffset()
+        offset = int(first.total_seconds()) // 60 if first == last else False
+        _DAY_OFFSETS[(tzname, utc_day)] = offset
+    if offset is not False:
+        return _iso((minute + offset) // 1440)
+    cache = _DATES_BY_ZONE.setdefault(tzname, {})
+    key = minute // 15
+    found = cache.get(key)
     if found is None:
-        found = datetime.datetime.fromtimestamp(minute * 60, tz).date().isoformat()
-        _DATES[key] = found
+        found = cache[key] = datetime.datetime.fromtimestamp(minute * 60, tz).date().isoformat()
     return found
 
 
@@ -144,6 +181,13 @@ def local_clock(tz, minute: int) -> str:
 
 
 def _text(value, admin_id, field: str, required: bool = False) -> str | None:
+    if value.__class__ is str:
+        value = value.strip()
+        if value:
+            return value
+        if required:
+            raise _Bad("BAD_ENCOUNTER", admin_id, f"{field} must not be empty")
+        return None
     if value is None:
         if required:
             raise _Bad("BAD_ENCOUNTER", admin_id, f"{field} is required")
@@ -157,16 +201,21 @@ def _text(value, admin_id, field: str, required: bool = False) -> str | None:
 
 
 def _flag(value, admin_id, field: str) -> bool | None:
-    if value is None:
-        return None
+    if value is None or value is True or value is False:
+        return value
     if not isinstance(value, bool):
         raise _Bad("BAD_ENCOUNTER", admin_id, f"{field} must be true or false, got {value!r}")
     return value
 
 
+_DECIMAL_INTS = {n: Decimal(n) for n in range(0, 1001)}
+
+
 def _amount(value, admin_id, field: str, positive: bool = False) -> Decimal | None:
     if value is None:
         return None
+    if value.__class__ is int and 0 <= value <= 1000 and (value or not positive):
+        return _DECIMAL_INTS[value]
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _Bad("BAD_ENCOUNTER", admin_id, f"{field} must be a number, got {type(value).__name__}")
     try:
@@ -191,29 +240,35 @@ def _text_list(value, field: str) -> tuple[str, ...]:
 def _administration(raw, index: int, tz, tzname: str) -> Administration:
     if not isinstance(raw, dict):
         raise _Bad("BAD_ENCOUNTER", None, f"administration #{index + 1} must be an object")
-    admin_id = _text(raw.get("id"), None, f"administration #{index + 1} id", required=True)
-    drug = _text(raw.get("drug"), admin_id, "drug", required=True)
-    route = raw.get("route")
-    if route is None:
-        raise _Bad("BAD_ENCOUNTER", admin_id, "route is required")
+    get = raw.get
+    admin_id = _text(get("id"), None, f"administration #{index + 1} id", required=True)
+    drug = _text(get("drug"), admin_id, "drug", required=True)
+    route = get("route")
     if route not in _ROUTES:
+        if route is None:
+            raise _Bad("BAD_ENCOUNTER", admin_id, "route is required")
         raise _Bad("UNKNOWN_ROUTE", admin_id, f"route {route!r} is not one of the documented routes")
-    category = raw.get("category")
-    if category is not None and category not in CATEGORIES:
+    category = get("category")
+    if category is not None and category not in _CATEGORIES:
         raise _Bad("BAD_ENCOUNTER", admin_id, f"category {category!r} must be chemo, therapeutic or hydration")
-    hcpcs = _text(raw.get("hcpcs"), admin_id, "hcpcs")
-    start = parse_time(raw.get("start"), tz, tzname, admin_id, "start") if raw.get("start") is not None else None
-    if start is None:
+    hcpcs = get("hcpcs")
+    if hcpcs is not None:
+        hcpcs = _text(hcpcs, admin_id, "hcpcs")
+        hcpcs = hcpcs.upper() if hcpcs else None
+    start_text = get("start")
+    if start_text is None:
         raise _Bad("BAD_ENCOUNTER", admin_id, "start is required")
-    stop_text = raw.get("stop")
+    start = parse_time(start_text, tz, tzname, admin_id, "start")
+    stop_text = get("stop")
     stop = None if stop_text is None else parse_time(stop_text, tz, tzname, admin_id, "stop")
     if stop is not None and stop < start:
-        raise _Bad("STOP_BEFORE_START", admin_id, f"stop {stop_text} is before start {raw.get('start')}")
-    pauses = []
-    raw_pauses = raw.get("pauses")
-    if raw_pauses is not None:
+        raise _Bad("STOP_BEFORE_START", admin_id, f"stop {stop_text} is before start {start_text}")
+    pauses = ()
+    raw_pauses = get("pauses")
+    if raw_pauses:
         if not isinstance(raw_pauses, list):
             raise _Bad("BAD_ENCOUNTER", admin_id, "pauses must be a list of {start, stop}")
+        found = []
         for pause in raw_pauses:
             if not isinstance(pause, dict) or pause.get("start") is None or pause.get("stop") is None:
                 raise _Bad("BAD_ENCOUNTER", admin_id, "each pause needs a start and a stop")
@@ -226,13 +281,16 @@ def _administration(raw, index: int, tz, tzname: str) -> Administration:
                     admin_id,
                     f"pause {pause['start']}-{pause['stop']} is not within the administration's start and stop",
                 )
-            pauses.append((p_start, p_stop))
-    purpose = raw.get("purpose")
+            found.append((p_start, p_stop))
+        pauses = tuple(sorted(found))
+    elif raw_pauses is not None and not isinstance(raw_pauses, list):
+        raise _Bad("BAD_ENCOUNTER", admin_id, "pauses must be a list of {start, stop}")
+    purpose = get("purpose")
     if purpose is not None and purpose not in _PURPOSES:
         raise _Bad(
             "BAD_ENCOUNTER", admin_id, f"purpose {purpose!r} is not hydration, kvo, carrier or electrolyte_replacement"
         )
-    separate = raw.get("separate_encounter")
+    separate = get("separate_encounter")
     if separate is False or separate is None:
         separate_key = None
     elif separate is True:
@@ -241,42 +299,51 @@ def _administration(raw, index: int, tz, tzname: str) -> Administration:
         separate_key = str(separate)
     else:
         raise _Bad("BAD_ENCOUNTER", admin_id, "separate_encounter must be true or a label")
-    pump_type = raw.get("pump_type") or "portable"
-    if pump_type not in ("portable", "implanted"):
+    pump_type = get("pump_type") or "portable"
+    if pump_type != "portable" and pump_type != "implanted":
         raise _Bad("BAD_ENCOUNTER", admin_id, "pump_type must be portable or implanted")
-    supplier = raw.get("pump_supplied_by")
+    supplier = get("pump_supplied_by")
     if supplier is not None and supplier not in ("provider", "supplier"):
         raise _Bad("BAD_ENCOUNTER", admin_id, "pump_supplied_by must be provider or supplier")
-    dose_unit = _text(raw.get("dose_unit"), admin_id, "dose_unit")
-    integral = raw.get("integral_to")
+    dose_unit = get("dose_unit")
+    if dose_unit is not None:
+        dose_unit = _text(dose_unit, admin_id, "dose_unit")
+    integral = get("integral_to")
     if integral is not None and not isinstance(integral, (str, bool)):
         raise _Bad("BAD_ENCOUNTER", admin_id, "integral_to must be text")
+    site = get("site")
+    site = "A" if site is None else (_text(site, admin_id, "site") or "A")
+    dose = get("dose")
+    wasted = get("wasted")
+    ndc = get("ndc")
+    bag = get("bag")
+    billing_unit = get("billing_unit")
     return Administration(
-        id=admin_id,
-        drug=drug,
-        hcpcs=hcpcs.upper() if hcpcs else None,
-        category=category,
-        route=route,
-        site=_text(raw.get("site"), admin_id, "site") or "A",
-        start=start,
-        stop=stop,
-        pauses=tuple(sorted(pauses)),
-        dose=_amount(raw.get("dose"), admin_id, "dose"),
-        dose_unit=dose_unit,
-        wasted=_amount(raw.get("wasted"), admin_id, "wasted"),
-        ndc=_text(raw.get("ndc"), admin_id, "ndc"),
-        single_dose_container=_flag(raw.get("single_dose_container"), admin_id, "single_dose_container"),
-        acquired_340b=bool(_flag(raw.get("acquired_340b"), admin_id, "acquired_340b")),
-        purpose=purpose,
-        primary_reason=bool(_flag(raw.get("primary_reason"), admin_id, "primary_reason")),
-        separate_encounter=separate_key,
-        bag=_text(raw.get("bag"), admin_id, "bag"),
-        hormonal=_flag(raw.get("hormonal"), admin_id, "hormonal"),
-        billing_unit=_amount(raw.get("billing_unit"), admin_id, "billing_unit", positive=True),
-        separate_site_required=bool(_flag(raw.get("separate_site_required"), admin_id, "separate_site_required")),
-        integral_to=(str(integral) if integral else None),
-        pump_type=pump_type,
-        pump_supplied_by=supplier,
+        admin_id,
+        drug,
+        hcpcs,
+        category,
+        route,
+        site,
+        start,
+        stop,
+        pauses,
+        None if dose is None else _amount(dose, admin_id, "dose"),
+        dose_unit,
+        None if wasted is None else _amount(wasted, admin_id, "wasted"),
+        None if ndc is None else _text(ndc, admin_id, "ndc"),
+        _flag(get("single_dose_container"), admin_id, "single_dose_container"),
+        _flag(get("acquired_340b"), admin_id, "acquired_340b") is True,
+        purpose,
+        _flag(get("primary_reason"), admin_id, "primary_reason") is True,
+        separate_key,
+        None if bag is None else _text(bag, admin_id, "bag"),
+        _flag(get("hormonal"), admin_id, "hormonal"),
+        None if billing_unit is None else _amount(billing_unit, admin_id, "billing_unit", positive=True),
+        _flag(get("separate_site_required"), admin_id, "separate_site_required") is True,
+        str(integral) if integral else None,
+        pump_type,
+        supplier,
     )
 
 
