@@ -14,6 +14,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -225,7 +226,8 @@ def administration_create(
 
 def _check_version(adm: Administration, expected_version: int | None) -> None:
     if expected_version is not None and adm.version != expected_version:
-        raise StaleVersion(changed_by=user_label(adm.updated_by), changed_at=adm.updated_at)
+        changed_at = adm.updated_at.astimezone(ZoneInfo(adm.encounter.center.time_zone))
+        raise StaleVersion(changed_by=user_label(adm.updated_by), changed_at=changed_at)
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,9 +68,10 @@ def encounter_create(*, center: Any, actor: Any, values: dict[str, Any]) -> Enco
 def encounter_update(
     *, encounter: Encounter, actor: Any, values: dict[str, Any], expected_version: int | None = None
 ) -> Encounter:
-    locked = Encounter.objects.select_for_update().select_related("updated_by").get(pk=encounter.pk)
+    locked = Encounter.objects.select_for_update().select_related("updated_by", "center").get(pk=encounter.pk)
     if expected_version is not None and locked.version != expected_version:
-        raise StaleVersion(changed_by=user_label(locked.updated_by), changed_at=locked.updated_at)
+        changed_at = locked.updated_at.astimezone(ZoneInfo(locked.center.time_zone))
+        raise StaleVersion(changed_by=user_label(locked.updated_by), changed_at=changed_at)
     changed = []
     for field in ENCOUNTER_FIELDS:
         if field in values and getattr(locked, field) != values[field]:
