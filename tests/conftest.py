@@ -157,3 +157,28 @@ def client_for(db):
         return client
 
     return make
+
+
+# --- Celery --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_live_worker():
+    """An in-process Celery worker (solo pool, a thread) against REDIS_URL; tasks are NOT eager inside.
+
+    Use with `@pytest.mark.celery_live` (skipped without REDIS_URL). Tasks touching the database need
+    `@pytest.mark.django_db(transaction=True)`: the worker thread does not see the test's transaction.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from infusioncenter.celery import app
+
+    redis_url = os.environ["REDIS_URL"]
+    keys = ("task_always_eager", "broker_url", "result_backend")
+    saved = {key: app.conf[key] for key in keys}
+    app.conf.update(task_always_eager=False, broker_url=redis_url, result_backend=redis_url)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=20):
+            yield app
+    finally:
+        app.conf.update(saved)

@@ -1,0 +1,128 @@
+"""SEC-06/SEC-07: idle 15 min, absolute 12 h, polling does not extend, logout ends the server session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.urls import reverse
+from django.utils import timezone
+
+POLL = {"X-Background-Poll": "1"}
+START = dt.datetime(2025, 3, 4, 13, 0, tzinfo=dt.UTC)
+
+
+def sign_in(client, username, password):
+    response = client.post(reverse("accounts:login"), {"username": username, "password": password})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+def to_login(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse(settings.LOGIN_URL))
+
+
+@pytest.mark.django_db
+def test_activity_keeps_the_session_and_16_idle_minutes_end_it(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        clock.shift(dt.timedelta(minutes=14))
+        assert client.get(reverse("home")).status_code == 200
+        clock.shift(dt.timedelta(minutes=14))  # 28 min since sign-in, 14 since the last request
+        assert client.get(reverse("home")).status_code == 200
+        clock.shift(dt.timedelta(minutes=16))
+        response = client.get(reverse("home"))
+        assert to_login(response)
+        assert "expired=1" in response["Location"]
+        # The session is gone on the server too: coming back in time does not revive it.
+        clock.shift(dt.timedelta(minutes=-16))
+        assert to_login(client.get(reverse("home")))
+
+
+@pytest.mark.django_db
+def test_background_polling_every_minute_does_not_keep_the_session_alive(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        statuses = []
+        for _minute in range(1, 21):
+            clock.shift(dt.timedelta(minutes=1))
+            statuses.append(client.get(reverse("home"), headers=POLL).status_code)
+        assert statuses[:15] == [200] * 15
+        assert statuses[15] == 401  # minute 16: expired, polls are told so without a redirect
+        assert to_login(client.get(reverse("home")))
+
+
+@pytest.mark.django_db
+def test_an_expired_htmx_request_is_redirected_by_htmx(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        clock.shift(dt.timedelta(minutes=16))
+        response = client.get(reverse("home"), headers={"HX-Request": "true"})
+        assert response.status_code == 204
+        assert response["HX-Redirect"].startswith(reverse(settings.LOGIN_URL))
+
+
+@pytest.mark.django_db
+def test_twelve_hours_end_even_a_busy_session(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        for _ in range(71):  # a request every 10 minutes for 11 h 50 min
+            clock.shift(dt.timedelta(minutes=10))
+            assert client.get(reverse("home")).status_code == 200
+        clock.shift(dt.timedelta(minutes=11))
+        assert to_login(client.get(reverse("home")))
+
+
+@pytest.mark.django_db
+def test_logout_is_post_only_and_invalidates_the_server_session(client, nurse, password):
+    sign_in(client, "nurse", password)
+    cookie_name = settings.SESSION_COOKIE_NAME
+    old_key = client.cookies[cookie_name].value
+    assert client.get(reverse("accounts:logout")).status_code == 405
+    assert client.post(reverse("accounts:logout")).status_code == 302
+    assert not Session.objects.filter(session_key=old_key, expire_date__gt=timezone.now()).exists()
+    client.cookies[cookie_name] = old_key  # replay the old cookie
+    assert to_login(client.get(reverse("home")))
+
+
+@pytest.mark.django_db
+def test_the_session_key_rotates_at_sign_in(client, nurse, password):
+    client.get(reverse("accounts:login"))
+    client.session.save()
+    before = client.session.session_key
+    sign_in(client, "nurse", password)
+    assert client.session.session_key != before
+
+
+@pytest.mark.django_db
+def test_the_centers_time_zone_is_active_and_a_user_may_switch(client_for, nurse, center, other_center):
+    from accounts.models import Membership
+
+    Membership.objects.create(user=nurse, center=other_center, role="nurse")
+    client = client_for(nurse)
+    home = client.get(reverse("home"))
+    assert home.context["current_center"] == other_center  # first by name: Lakeside < Riverside
+    assert b"America/Chicago" in home.content
+    response = client.post(reverse("accounts:switch_center"), {"center": center.pk, "next": "/"})
+    assert response.status_code == 302
+    home = client.get(reverse("home"))
+    assert home.context["current_center"] == center
+    assert b"America/New_York" in home.content
+
+
+@pytest.mark.django_db
+def test_switching_to_a_center_that_is_not_yours_is_refused(client_for, nurse, other_center):
+    client = client_for(nurse)
+    response = client.post(reverse("accounts:switch_center"), {"center": other_center.pk}, follow=True)
+    assert b"Choose one of your centers" in response.content
+    assert client.get(reverse("home")).context["current_center"] != other_center
+
+
+@pytest.mark.django_db
+def test_switch_center_ignores_an_offsite_next(client_for, nurse, center):
+    response = client_for(nurse).post(
+        reverse("accounts:switch_center"), {"center": center.pk, "next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("home")
