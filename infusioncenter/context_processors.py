@@ -7,7 +7,11 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict:
+    from infusioncenter.navigation import links_for
+
+    user = getattr(request, "user", None)
     return {
+        "nav_links": links_for(user) if user is not None and user.is_authenticated else [],
         "site_name": "Infusion charges",
         "current_center": getattr(request, "center", None),
         "user_centers": getattr(request, "user_centers", []),

@@ -10,11 +10,10 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 
 from accounts.access import public, role_required, user_roles
-from accounts.roles import Role
+from infusioncenter.navigation import links_for
 
 logger = logging.getLogger(__name__)
 
@@ -95,32 +94,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
-#: Start-page links per role: (URL name, label). Names that do not resolve (yet) are skipped.
-HOME_LINKS: dict[str, list[tuple[str, str]]] = {
-    Role.NURSE: [("charges:board", "Today's board")],
-    Role.CODER: [("review:queue", "Review queue")],
-    Role.MANAGER: [("reports:index", "Reports and exports")],
-    Role.ADMIN: [
-        ("admin:index", "Codebook (admin)"),
-        ("accounts:access_review", "Access review"),
-        ("audit:events", "Audit trail"),
-    ],
-}
-
-
 @role_required()
 def home(request: HttpRequest) -> HttpResponse:
     roles = user_roles(request.user)
-    links = []
-    for role in Role.values:
-        if role not in roles:
-            continue
-        for name, label in HOME_LINKS.get(role, []):
-            try:
-                links.append((reverse(name), label))
-            except NoReverseMatch:
-                continue
-    return render(request, "home.html", {"links": links, "roles": sorted(roles)})
+    return render(request, "home.html", {"links": links_for(request.user), "roles": sorted(roles)})
 
 
 def _error(request: HttpRequest, template: str, status: int) -> HttpResponse:
