@@ -25,7 +25,7 @@ import json
 import re
 
 import pytest
-from hypothesis import Phase, event, given, settings
+from hypothesis import Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 from charges.engine.api import derive_encounter
@@ -134,6 +134,24 @@ def addon_problems(encounter: dict, result: dict) -> list[str]:
     return problems
 
 
+# Found by this property: 96367 dropped by R20 (its primary 96409 is on the next day), but its 96366 hours kept.
+ADDON_OF_A_DROPPED_ADDON = {
+    "id": "E1",
+    "setting": "professional",
+    "administrations": [
+        {"id": "A1", "drug": "ondansetron", "category": "therapeutic", "route": "iv_infusion",
+         "start": "2025-01-01T21:00", "stop": "2025-01-01T23:30"},
+        {"id": "A2", "drug": "drug x", "category": "chemo", "route": "iv_push",
+         "start": "2025-01-02T00:00", "stop": "2025-01-02T00:05"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug reported to engine-core: R20 keeps 96366 after dropping its primary 96367 (same date)",
+)
+@example(ADDON_OF_A_DROPPED_ADDON)
 @given(S.encounters())
 def test_no_addon_without_an_eligible_primary(encounter):
     record(encounter)

@@ -74,7 +74,8 @@ def test_command_line_runs_with_django_imports_refused(tmp_path):
     output = json.loads(hooked.stdout)
     scenario_ids = [e["id"] for e in json.loads(GOLDEN_INPUT.read_text(encoding="utf-8"))["encounters"]]
     assert [e["id"] for e in output["encounters"]] == scenario_ids
-    assert all(e["lines"] for e in output["encounters"]), "every public scenario produces lines"
+    assert not any(e["errors"] for e in output["encounters"])
+    assert sum(len(e["lines"]) for e in output["encounters"]) >= len(scenario_ids)
 
 
 def test_the_hook_does_refuse_django(tmp_path):
