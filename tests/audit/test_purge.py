@@ -162,3 +162,16 @@ def test_a_bad_retention_setting_is_a_clear_error(no_drafts):
 def test_a_malformed_date_is_a_clear_error(value):
     with pytest.raises(CommandError, match="--before must be a date like 2018-01-31"):
         run("--before", value)
+
+
+def test_a_missing_charges_module_means_no_drafts(trail, monkeypatch):
+    monkeypatch.setattr("audit.services.PURGE_VOIDED_DRAFTS", "tests.audit.no_such_module.purge_voided_drafts")
+    assert "would remove not available" in run("--before", "2016-01-01", "--dry-run")
+
+
+def test_a_broken_charges_module_is_not_hidden(trail, monkeypatch):
+    monkeypatch.setattr("audit.services.PURGE_VOIDED_DRAFTS", "tests.audit.broken_retention.purge_voided_drafts")
+    count = AuditEvent.objects.count()
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_for_audit_tests"):
+        run("--before", "2016-01-01")
+    assert AuditEvent.objects.count() == count
