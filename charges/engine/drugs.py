@@ -105,6 +105,57 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         line.ndc = ndc
         line.revenue_code = ctx.snapshot.revenue_codes["drug_separately_payable"] if ctx.facility else None
         return [line]
+    cache_key = None
+    if len(members) == 1 and fadmin.billing_unit is None and drug is not None:
+        cache_key = (
+            "drug-line",
+            hcpcs,
+            fadmin.dose,
+            fadmin.dose_unit,
+            fadmin.wasted,
+            fadmin.single_dose_container,
+            fadmin.acquired_340b,
+            fadmin.purpose,
+            first.category,
+            payer.key,
+            ctx.facility,
+            ctx.encounter.billing_entity,
+        )
+        core = ctx.snapshot.cache.get(cache_key)
+    else:
+        core = None
+    if core is None:
+        core = _core(ctx, hcpcs, first, members, drug, unclassified)
+        if cache_key is not None:
+            ctx.snapshot.cache[cache_key] = core
+    units, modifiers, text, waste, revenue, waste_missing = core
+    if waste_missing:
+        for item in members:
+            if item.admin.wasted is None:
+                ctx.warn(
+                    "WASTE_NOT_DOCUMENTED",
+                    item.id,
+                    f"R19: {item.label} ({hcpcs}) is a separately payable single-dose drug; the discarded "
+                    "amount (0 if none) must be documented for JW/JZ.",
+                )
+    line = Line(hcpcs, units, date, ids, "drug", text)
+    line.modifiers.extend(modifiers)
+    line.ndc = ndc
+    line.revenue_code = revenue
+    if waste is None:
+        return [line]
+    waste_line = Line(hcpcs, waste[0], date, ids, "drug", waste[2])
+    waste_line.modifiers.extend(waste[1])
+    waste_line.ndc = ndc
+    waste_line.revenue_code = revenue
+    return [line, waste_line]
+
+
+def _core(ctx: Context, hcpcs: str, first: Item, members: list[Item], drug, unclassified: bool) -> tuple:
+    """R19 arithmetic of one drug line: (units, modifiers, explanation, JW (units, modifiers, text) or None,
+    revenue code, waste-not-documented). A pure function of its inputs, cached per snapshot."""
+    fadmin = first.admin
+    payer = ctx.payer
     # Billing unit: the administration's billing_unit (an amount of its dose_unit) overrides the codebook.
     if first.admin.billing_unit is not None:
         unit_info = _unit(first.admin.dose_unit) or (_unit(drug.billing_unit) if drug else ("units", Decimal(1)))
@@ -166,33 +217,23 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         container_single = drug is not None and drug.container == "single"
     modifiers: list[str] = []
     waste_line = None
+    waste_missing = False
     notes = []
     if is_fluid_supply:
         notes.append(f"R3: {first.admin.purpose or 'undocumented-purpose'} fluid charged as a packaged supply")
     elif container_single and payer.waste_modifiers_required and separately_payable:
         if not waste_documented:
-            for item in members:
-                if item.admin.wasted is None:
-                    ctx.warn(
-                        "WASTE_NOT_DOCUMENTED",
-                        item.id,
-                        f"R19: {item.label} ({hcpcs}) is a separately payable single-dose drug; the discarded "
-                        "amount (0 if none) must be documented for JW/JZ.",
-                    )
+            waste_missing = True
             notes.append("discarded amount not documented, no JW/JZ")
         else:
             waste_units = int((wasted / per_unit).to_integral_value(rounding=ROUND_FLOOR))
             if waste_units >= 1:
-                waste_line = Line(
-                    hcpcs,
+                waste_line = [
                     waste_units,
-                    date,
-                    ids,
-                    "drug",
+                    ["JW"],
                     f"R19: {_fmt(wasted / bu_factor)} {unit_name} discarded from a single-dose container "
                     f"/ {_fmt(unit_amount)} {unit_name} = {waste_units} units (rounded down) -> JW line.",
-                )
-                waste_line.modifiers.append("JW")
+                ]
                 notes.append(f"{waste_units} discarded units on a JW line")
             else:
                 modifiers.append("JZ")
@@ -210,15 +251,8 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         if modifier:
             modifiers.append(modifier)
             if waste_line is not None:
-                waste_line.modifiers.append(modifier)
+                waste_line[1].append(modifier)
             notes.append(f"340B-acquired, {entity.replace('_', ' ')} -> {modifier}")
-    line = Line(hcpcs, units, date, ids, "drug", base_text + ("; " + "; ".join(notes) if notes else "") + ".")
-    line.modifiers.extend(modifiers)
-    line.ndc = ndc
-    line.revenue_code = revenue
-    result = [line]
-    if waste_line is not None:
-        waste_line.ndc = ndc
-        waste_line.revenue_code = revenue
-        result.append(waste_line)
-    return result
+    text = base_text + ("; " + "; ".join(notes) if notes else "") + "."
+    waste = None if waste_line is None else (waste_line[0], tuple(waste_line[1]), waste_line[2])
+    return units, tuple(modifiers), text, waste, revenue, waste_missing

@@ -548,17 +548,28 @@ def _code_site(
 
 def _r21_order(lines: list[Line]) -> list[Line]:
     """R21 within a site: the initial and its hours first, then other services by rank, each with its hours."""
-    if not lines:
+    if len(lines) < 2:
         return lines
-    head = [lines[0]] + [line for line in lines[1:] if line.parent is lines[0]]
-    rest = [line for line in lines[1:] if line.parent is not lines[0]]
-    parents = [line for line in rest if line.parent is None or line.parent not in rest]
-    rank_of = {line: index for index, line in enumerate(parents)}
-    ordered = sorted(parents, key=lambda line: (_code_rank(line.code), rank_of[line]))
-    result = list(head)
-    for line in ordered:
+    first = lines[0]
+    result = [first]
+    parents: list[Line] = []
+    children: dict[int, list[Line]] = {}
+    seen = {id(first)}
+    for line in lines[1:]:
+        parent = line.parent
+        if parent is first:
+            result.append(line)
+        elif parent is not None and id(parent) in seen:
+            children.setdefault(id(parent), []).append(line)
+        else:
+            parents.append(line)
+        seen.add(id(line))
+    parents.sort(key=lambda line: _CODE_RANK.get(line.code, 6))  # stable: ties keep R7 order
+    for line in parents:
         result.append(line)
-        result.extend(child for child in rest if child.parent is line)
+        kids = children.get(id(line))
+        if kids:
+            result.extend(kids)
     return result
 
 
