@@ -852,6 +852,24 @@ def batch_totals(batch: ExportBatch) -> dict[str, Decimal]:
     return {"charge": charge, "credit": credit, "net": charge - credit}
 
 
+# --- page views (AUD-01: a view of a PHI page is audited) ------------------------------------------------
+
+
+@transaction.atomic
+def record_view(*, actor: Any, what: str, charge_set: ChargeSet | None = None, detail: dict | None = None) -> None:
+    """Audits that `actor` opened the queue (`what="queue"`) or a charge set's review page."""
+    if charge_set is not None:
+        _audit(
+            action=f"review.view_{what}",
+            actor=actor,
+            obj=charge_set,
+            charge_set=charge_set,
+            detail={"charge_set": charge_set.pk, **(detail or {})},
+        )
+    else:
+        _audit(action=f"review.view_{what}", actor=actor, obj=None, detail=detail or {})
+
+
 # --- patient references (type-ahead) ------------------------------------------------------------------------
 
 
