@@ -334,33 +334,38 @@ def _em_line(
     return line
 
 
-def _has_primary(line: Line, primaries: frozenset, lines: list[Line], facility: bool) -> bool:
-    for other in lines:
-        if other is line or other.code not in primaries:
-            continue
-        if facility or other.date == line.date:
-            return True
-    return False
-
-
 def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
     """R20: an add-on needs an eligible primary on the claim (facility) or date (professional); R18 date split."""
     table = ctx.snapshot.addon_primaries
     codes = ctx.snapshot.codes
     facility = ctx.facility
 
+    empty: frozenset = frozenset()
+
     def failing(current: list[Line]) -> list[Line]:
+        addons = [line for line in current if line.code in table or codes_kind(line.code) == "addon"]
+        if not addons:
+            return []
+        present = {id(line) for line in current}
+        claim_codes = {line.code for line in current}
+        by_date: dict = {}
+        if not facility:
+            for line in current:
+                by_date.setdefault(line.date, set()).add(line.code)
         bad = []
-        for line in current:
-            info = codes.get(line.code)
-            if info is None or info.kind != "addon" or line.units <= 0:
+        for line in addons:
+            if line.units <= 0:
                 continue
-            primaries = table.get(line.code, frozenset())
-            if not facility and line.later_day and line.anchor is not None and line.anchor in current:
+            primaries = table.get(line.code, empty)
+            if not facility and line.later_day and line.anchor is not None and id(line.anchor) in present:
                 continue
-            if not _has_primary(line, primaries, current, facility):
+            if primaries.isdisjoint(claim_codes if facility else by_date[line.date]):
                 bad.append(line)
         return bad
+
+    def codes_kind(code: str) -> str:
+        info = codes.get(code)
+        return info.kind if info is not None else ""
 
     bad = failing(lines)
     if bad:
@@ -385,8 +390,10 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
             lines[index:index] = new_lines
         bad = failing(lines)
     if not facility:
+        present = {id(line) for line in lines}
+        bad_ids = {id(line) for line in bad}
         for line in lines:
-            if line.later_day and line.anchor is not None and line.anchor in lines and line not in bad:
+            if line.later_day and line.anchor is not None and id(line.anchor) in present and id(line) not in bad_ids:
                 ctx.warn(
                     "ADDON_DATE_SPLIT",
                     line.admins[0] if line.admins else None,

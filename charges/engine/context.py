@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .intervals import running
-from .parse import local_date
+from .parse import dater
 from .snapshot import Drug, Payer, RulesSnapshot
 from .types import Administration, Encounter, Issue
 
@@ -58,6 +58,7 @@ class Context:
         "is_medicare",
         "encounter_entries",
         "g0498_follow_up",
+        "date",
     )
 
     def __init__(self, encounter: Encounter, snapshot: RulesSnapshot, payer: Payer) -> None:
@@ -72,11 +73,9 @@ class Context:
         self.concurrent_done = False
         self.unlisted_done = False
         self.is_medicare = payer.key == "medicare"
+        self.date = dater(encounter.tz, encounter.timezone)
         self.encounter_entries: list = []
         self.g0498_follow_up = False
 
     def warn(self, code: str, administration: str | None, message: str) -> None:
         self.warnings.append(Issue(code, administration, message))
-
-    def date(self, minute: int) -> str:
-        return local_date(self.tz, self.tzname, minute)

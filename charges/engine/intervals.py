@@ -26,7 +26,13 @@ def union(intervals) -> Intervals:
 
 
 def length(intervals: Intervals) -> int:
-    return sum(stop - start for start, stop in intervals)
+    if len(intervals) == 1:
+        start, stop = intervals[0]
+        return stop - start
+    total = 0
+    for start, stop in intervals:
+        total += stop - start
+    return total
 
 
 def subtract(a: Intervals, b: Intervals) -> Intervals:

@@ -139,7 +139,7 @@ def date_cache(tz, tzname: str) -> tuple[dict[int, str], bool]:
 
 
 _ISO_BY_ORDINAL: dict[int, str] = {}
-_DAY_OFFSETS: dict[tuple[str, int], int | bool] = {}
+_DAY_OFFSETS: dict[str, dict[int, int | bool]] = {}
 
 
 def _iso(day_number: int) -> str:
@@ -154,12 +154,13 @@ def local_date(tz, tzname: str, minute: int) -> str:
     if tz is _UTC:
         return _iso(minute // 1440)
     utc_day = minute // 1440
-    offset = _DAY_OFFSETS.get((tzname, utc_day))
+    offsets = _DAY_OFFSETS.setdefault(tzname, {})
+    offset = offsets.get(utc_day)
     if offset is None:
         first = datetime.datetime.fromtimestamp(utc_day * 86400, tz).utcoffset()
         last = datetime.datetime.fromtimestamp(utc_day * 86400 + 86340, tz).utcoffset()
         offset = int(first.total_seconds()) // 60 if first == last else False
-        _DAY_OFFSETS[(tzname, utc_day)] = offset
+        offsets[utc_day] = offset
     if offset is not False:
         return _iso((minute + offset) // 1440)
     cache = _DATES_BY_ZONE.setdefault(tzname, {})
@@ -168,6 +169,28 @@ def local_date(tz, tzname: str, minute: int) -> str:
     if found is None:
         found = cache[key] = datetime.datetime.fromtimestamp(minute * 60, tz).date().isoformat()
     return found
+
+
+def dater(tz, tzname: str):
+    """A fast local_date for one zone (the common case inlined: a UTC day with one offset, a cached ISO text)."""
+    iso = _ISO_BY_ORDINAL
+    if tz is _UTC:
+
+        def date_utc(minute: int) -> str:
+            found = iso.get(minute // 1440)
+            return found if found is not None else _iso(minute // 1440)
+
+        return date_utc
+    offsets = _DAY_OFFSETS.setdefault(tzname, {})
+
+    def date_local(minute: int) -> str:
+        offset = offsets.get(minute // 1440)
+        if offset is None or offset is False:
+            return local_date(tz, tzname, minute)
+        found = iso.get((minute + offset) // 1440)
+        return found if found is not None else local_date(tz, tzname, minute)
+
+    return date_local
 
 
 def local_clock(tz, minute: int) -> str:
