@@ -63,3 +63,25 @@ def chart(encounter, actor, **values):
     }
     data.update(values)
     return administration_create(encounter=encounter, actor=actor, values=data, pauses=pauses)
+
+
+_SEED_BOOK = None
+
+
+@pytest.fixture(autouse=True)
+def seed_rules_book(request, monkeypatch):
+    """Speed: the engine reads the shipped seed's book (built once) instead of rebuilding the database
+    book after every per-test codebook load. Both come from the same seed files; tests marked
+    `database_book` keep the real `codebook.selectors.rules_book()` path."""
+    global _SEED_BOOK
+    if request.node.get_closest_marker("database_book"):
+        return
+    from charges.engine.snapshot import load_seed_book
+
+    if _SEED_BOOK is None:
+        _SEED_BOOK = load_seed_book()
+    monkeypatch.setattr("charges.services.derivations.rules_book", lambda: _SEED_BOOK)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "database_book: use the database codebook's rules book in charges tests")
