@@ -16,6 +16,7 @@ def site(request: HttpRequest) -> dict:
         "current_center": getattr(request, "center", None),
         "user_centers": getattr(request, "user_centers", []),
         "request_id": getattr(request, "request_id", ""),
+        "form_refill": getattr(request, "form_refill", None),
         "debug_banner": settings.DEBUG,
         "admin_url": "/" + settings.ADMIN_URL,
     }

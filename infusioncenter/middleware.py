@@ -8,6 +8,7 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -15,7 +16,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
+from accounts import refill
 from infusioncenter.logging import reset_request_id, set_request_id
 
 logger = logging.getLogger(__name__)
@@ -119,19 +122,28 @@ class SessionTimeoutMiddleware:
                 return self._expired(request)
             if not is_background_poll(request):
                 session[SESSION_ACTIVITY_KEY] = now
+                if request.method == "GET":
+                    request.form_refill = refill.take(request)
         return self.get_response(request)
 
     def _expired(self, request: HttpRequest) -> HttpResponse:
         logger.info("session expired")
+        # The page to come back to: for htmx requests the page that made them, not the fragment URL.
+        page_path = request.path
+        if request.headers.get("HX-Request") and request.headers.get("HX-Current-URL"):
+            page_path = urlsplit(request.headers["HX-Current-URL"]).path or page_path
+        kept = None
+        if request.method == "POST" and not is_background_poll(request):
+            kept = refill.capture(request, request.user.pk, page_path)
         logout(request)
+        refill.store(request, kept)
         login_url = reverse(settings.LOGIN_URL)
         if is_background_poll(request):
             return JsonResponse({"error": "session expired"}, status=401)
-        target = f"{login_url}?expired=1"
-        if request.method == "GET" and not request.headers.get("HX-Request"):
-            from django.utils.http import urlencode
-
-            target = f"{login_url}?{urlencode({'next': request.get_full_path(), 'expired': '1'})}"
+        # Back to this page after signing in (its path only: never the posted data, never a query string
+        # of a POST). A background poll's URL is not a page to come back to.
+        next_path = request.get_full_path() if request.method == "GET" and page_path == request.path else page_path
+        target = f"{login_url}?{urlencode({'next': next_path, 'expired': '1'})}"
         if request.headers.get("HX-Request"):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = target

@@ -126,3 +126,53 @@ def test_switch_center_ignores_an_offsite_next(client_for, nurse, center):
         reverse("accounts:switch_center"), {"center": center.pk, "next": "https://evil.example/"}
     )
     assert response["Location"] == reverse("home")
+
+
+# --- a form posted after expiry comes back filled in (issue 7, item 2) ------------------------------------
+
+
+def _expire_with_a_post(client, clock, password, path="/"):
+    sign_in(client, "nurse", password)
+    clock.shift(dt.timedelta(minutes=16))
+    response = client.post(
+        path, {"dose": "125", "note": "second bag", "csrfmiddlewaretoken": "csrf-zq9", "new_password": "hunter2hunter2"}
+    )
+    assert to_login(response)
+    assert "next=%2F" in response["Location"] and "expired=1" in response["Location"]
+    assert "second" not in response["Location"]  # the posted data never goes into the URL
+    return response
+
+
+@pytest.mark.django_db
+def test_the_same_user_gets_the_form_back_filled_in_after_signing_in_again(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        _expire_with_a_post(client, clock, password)
+        clock.shift(dt.timedelta(minutes=2))
+        response = client.post(
+            reverse("accounts:login") + "?next=/", {"username": "nurse", "password": password, "next": "/"}
+        )
+        assert response["Location"] == "/"
+        page = client.get("/")
+        assert page.context["form_refill"] == {"dose": ["125"], "note": ["second bag"]}
+        assert b'id="form-refill" type="application/json"' in page.content
+        assert b"hunter2" not in page.content and b"csrf-zq9" not in page.content
+        assert client.get("/").context["form_refill"] is None  # one time only
+
+
+@pytest.mark.django_db
+def test_another_user_signing_in_on_the_same_browser_never_sees_the_kept_form(client, nurse, nurse2, password):
+    with time_machine.travel(START, tick=False) as clock:
+        _expire_with_a_post(client, clock, password)
+        client.post(reverse("accounts:login"), {"username": "nurse2", "password": password, "next": "/"})
+        page = client.get("/")
+        assert page.context["form_refill"] is None
+        assert b"second bag" not in page.content
+
+
+@pytest.mark.django_db
+def test_the_kept_form_is_dropped_after_ten_minutes(client, nurse, password):
+    with time_machine.travel(START, tick=False) as clock:
+        _expire_with_a_post(client, clock, password)
+        clock.shift(dt.timedelta(minutes=11))
+        client.post(reverse("accounts:login"), {"username": "nurse", "password": password, "next": "/"})
+        assert client.get("/").context["form_refill"] is None
