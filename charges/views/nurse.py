@@ -40,6 +40,19 @@ from charges.services.encounters import (
 from charges.views.common import center_today, is_htmx, local, nurse_encounter
 
 
+def _review_queries(*, user: Any = None, encounter: Any = None) -> Any:
+    """Open documentation queries from coding (issue 5), when the review app is installed; else None."""
+    from django.apps import apps
+
+    if not apps.is_installed("review"):
+        return None
+    from review import selectors as review_selectors
+
+    if encounter is not None:
+        return list(review_selectors.open_queries_for_encounter(encounter))
+    return list(review_selectors.open_queries_for_nurse(user))
+
+
 @role_required(Role.NURSE)
 def board(request: HttpRequest) -> HttpResponse:
     """Today's patients at the nurse's centers and the infusions still running."""
@@ -64,7 +77,13 @@ def board(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "charges/board.html",
-        {"rows": rows, "running": running, "day": day, "centers": centers},
+        {
+            "rows": rows,
+            "running": running,
+            "day": day,
+            "centers": centers,
+            "nurse_queries": _review_queries(user=request.user),
+        },
     )
 
 
@@ -179,7 +198,8 @@ def _page_context(request: HttpRequest, encounter: Any, **extra: Any) -> dict[st
 def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = nurse_encounter(request, pk)
     encounter_record_view(encounter=encounter, actor=request.user)
-    return render(request, "charges/encounter.html", _page_context(request, encounter))
+    context = _page_context(request, encounter, nurse_queries=_review_queries(encounter=encounter))
+    return render(request, "charges/encounter.html", context)
 
 
 def _catalog(encounter: Any) -> list[drug_search.DrugEntry]:
