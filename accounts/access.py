@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Center, Membership
 from accounts.roles import Role
 
 #: `view.access_roles` value of a public view.
 PUBLIC = "public"
+#: `view.access_roles` value of a view for any signed-in user, whatever their roles (second-factor pages).
+SIGNED_IN = "signed_in"
+
+#: How long a sign-in or a password re-entry counts as "recent" for `reauth_required`.
+REAUTH_MAX_AGE = timedelta(minutes=5)
+REAUTH_SESSION_KEY = "_reauthenticated_at"
 
 _ALL_ROLES = tuple(Role.values)
 
@@ -100,6 +108,61 @@ def public(view: Callable) -> Callable:
     """Declares a view open without sign-in (health checks, login)."""
     view.access_roles = PUBLIC
     return view
+
+
+def signed_in(view: Callable) -> Callable:
+    """Declares a view open to any signed-in user, whatever their roles (e.g. the second-factor pages)."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapper.access_roles = SIGNED_IN
+    return wrapper
+
+
+def recently_authenticated(request) -> bool:
+    """True when the user signed in or re-entered the password within REAUTH_MAX_AGE."""
+    from infusioncenter.middleware import SESSION_STARTED_KEY
+
+    now = timezone.now().timestamp()
+    times = [request.session.get(SESSION_STARTED_KEY) or 0, request.session.get(REAUTH_SESSION_KEY) or 0]
+    return now - max(float(t) for t in times) <= REAUTH_MAX_AGE.total_seconds()
+
+
+def reauth_required(view: Callable) -> Callable:
+    """Asks for the password again before a sensitive action (close day, re-send, role changes; SEC-10).
+
+    Put it under `role_required`. Without a sign-in or password re-entry in the last REAUTH_MAX_AGE the user
+    is sent to the re-authentication page; a POST is kept (accounts.refill) so the form comes back filled in,
+    and the user returns to the page the action was posted from.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if recently_authenticated(request):
+            return view(request, *args, **kwargs)
+        from urllib.parse import urlsplit
+
+        from django.shortcuts import redirect
+        from django.urls import reverse
+        from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+        from accounts import refill
+
+        back = request.get_full_path()
+        if request.method != "GET":
+            referer = request.headers.get("Referer", "")
+            ok = url_has_allowed_host_and_scheme(referer, {request.get_host()}, require_https=request.is_secure())
+            back = urlsplit(referer).path if referer and ok else request.path
+            refill.store(request, refill.capture(request, request.user.pk, back))
+        return redirect(f"{reverse('accounts:reauth')}?{urlencode({'next': back})}")
+
+    return wrapper
 
 
 def declared_access(view: Callable) -> tuple[str, ...] | str | None:

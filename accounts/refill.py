@@ -51,17 +51,22 @@ def store(request: HttpRequest, entry: dict | None) -> None:
 
 
 def take(request: HttpRequest) -> dict[str, list[str]] | None:
-    """Pops the kept fields when this is the same user back on the same page in time; else None.
+    """The kept fields when this is the same user back on the same page in time; else None.
 
-    A kept entry is used at most once: it is removed on the first signed-in page view, whatever the page.
+    An entry is handed out once. One of another user, or older than FORM_REFILL_MAX_AGE, is dropped unseen;
+    one for another page waits (the user may pass the re-authentication page first).
     """
     if not hasattr(request, "session") or SESSION_KEY not in request.session:
         return None
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    entry = request.session.pop(SESSION_KEY)
+    entry = request.session[SESSION_KEY]
     fresh = timezone.now().timestamp() - float(entry.get("at", 0)) <= FORM_REFILL_MAX_AGE.total_seconds()
-    if entry.get("user_id") != user.pk or entry.get("path") != request.path or not fresh:
+    if entry.get("user_id") != user.pk or not fresh:
+        del request.session[SESSION_KEY]
         return None
+    if entry.get("path") != request.path:
+        return None
+    del request.session[SESSION_KEY]
     return entry.get("fields") or None

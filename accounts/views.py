@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model, logout
 from django.contrib.auth import views as auth_views
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.access import centers_for, public, role_required
+from accounts.access import REAUTH_SESSION_KEY, centers_for, public, role_required, signed_in
 from accounts.forms import LoginForm, UnlockForm
 from accounts.models import Membership
 from accounts.roles import Role
-from accounts.services import AccountError, account_unlock, user_deactivate
+from accounts.services import AccountError, account_unlock, audit, user_deactivate
 from infusioncenter.middleware import set_current_center
 
 
@@ -127,3 +129,31 @@ def deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Deactivated {target.username}.")
     return redirect("accounts:access_review")
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
+@signed_in
+def reauth(request: HttpRequest) -> HttpResponse:
+    """Password again before a sensitive action (accounts.access.reauth_required). Failures count toward lockout."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("home")
+    form = ReauthForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+        if user is not None and user.pk == request.user.pk:
+            request.session[REAUTH_SESSION_KEY] = timezone.now().timestamp()
+            audit(action="auth.reauth", actor=request.user, obj=request.user)
+            return redirect(target)
+        if getattr(request, "axes_locked_out", False):
+            logout(request)
+            return redirect("accounts:login")
+        form.add_error("password", "That is not your password.")
+    return render(request, "accounts/reauth.html", {"form": form, "next": target})

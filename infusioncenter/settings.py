@@ -115,6 +115,7 @@ MIDDLEWARE = [
     "infusioncenter.middleware.RequestContextMiddleware",
     "infusioncenter.middleware.SessionTimeoutMiddleware",
     "infusioncenter.middleware.CenterTimezoneMiddleware",
+    "accounts.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -204,6 +205,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_USERNAME_FAILURE_LIMIT = 20
 AXES_USERNAME_FAILURE_WINDOW = timedelta(hours=1)
+
+# TOTP second factor for admins, managers and staff: always on with DEBUG off (accounts.second_factor).
+OTP_REQUIRED = env_bool("OTP_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = "Infusion charges"
+if not DEBUG:
+    OTP_REQUIRED = True
 
 # --- sessions ----------------------------------------------------------------------------------
 # Django's SESSION_COOKIE_AGE counts from the last save, so the idle clock lives in

@@ -72,7 +72,13 @@ ALL_NAMES = (
     "CELERY_RESULT_BACKEND",
     "PASSWORD_HASHERS",
     "ALLOWED_HOSTS",
+    "OTP_REQUIRED",
 )
+
+
+def prod_settings_values() -> dict:
+    """Every setting of ALL_NAMES as production sees it."""
+    return _prod_settings(ALL_NAMES, ())
 
 
 def prod_settings(names: list[str], extra_env: dict[str, str] | None = None) -> dict:
