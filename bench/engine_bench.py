@@ -70,24 +70,33 @@ def engine_alone(path: Path, repeat: int) -> dict:
         encounters = json.load(handle)["encounters"]
     for encounter in encounters[:50]:  # warm the per-date snapshot cache outside the clock
         derive_encounter(json.loads(json.dumps(encounter)), book)
-    rules, full, errors = [], [], 0
+    rules, full, rules_cpu, full_cpu, errors = [], [], [], [], 0
     for _ in range(repeat):
         parsed = [parse_encounter(encounter)[0] for encounter in json.loads(json.dumps(encounters))]
         errors = sum(1 for encounter in parsed if encounter is None)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         results = [derive_parsed(encounter, book) for encounter in parsed if encounter is not None]
         rules.append(time.perf_counter() - started)
+        rules_cpu.append(time.process_time() - started_cpu)
         errors += sum(1 for result in results if result["errors"])
         copies = json.loads(json.dumps(encounters))  # a fresh parse of the JSON per pass, outside the clock
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for encounter in copies:
             derive_encounter(encounter, book)
         full.append(time.perf_counter() - started)
-    return {"encounters": len(encounters), "rules": rules, "full": full, "errors": errors}
+        full_cpu.append(time.process_time() - started_cpu)
+    return {
+        "encounters": len(encounters),
+        "rules": rules,
+        "full": full,
+        "rules_cpu": rules_cpu,
+        "full_cpu": full_cpu,
+        "errors": errors,
+    }
 
 
-def run_child(command: list[str], output: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak resident KiB, exit status) of one fresh child process writing to OUTPUT."""
+def run_child(command: list[str], output: Path) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, peak resident KiB, exit status) of one fresh child process writing to OUTPUT."""
     with open(output, "wb") as sink:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, cwd=PROJECT_ROOT)  # noqa: S603
@@ -97,7 +106,7 @@ def run_child(command: list[str], output: Path) -> tuple[float, int, int]:
     if child.returncode != 0:
         sys.stderr.write(child.stderr.read().decode(errors="replace")[-2000:])
     child.stderr.close()
-    return elapsed, usage.ru_maxrss, child.returncode
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, child.returncode
 
 
 def verdict(ok: bool) -> str:
@@ -117,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         path = args.input.resolve() if args.input else generate(args.count, args.seed, scratch)
         size = path.stat().st_size
-        print(f"input: {path.name} ({size / 1e6:.1f} MB)")
+        load = os.getloadavg()[0]
+        print(f"input: {path.name} ({size / 1e6:.1f} MB); load average {load:.1f} on {os.cpu_count()} cores")
+        if load > (os.cpu_count() or 1) - 0.5:
+            print("  warning: the machine is busy; wall times are inflated (CPU times are printed beside them)")
 
         rate = full_rate = None
         if not args.skip_alone:
@@ -142,11 +154,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(
                     f"    rules on parsed input (derive_parsed): {min(figures['rules']):.2f} s -> {rate:,.0f} enc/s "
-                    f"(median {count / statistics.median(figures['rules']):,.0f})"
+                    f"(median {count / statistics.median(figures['rules']):,.0f}; "
+                    f"by CPU time {count / min(figures['rules_cpu']):,.0f})"
                 )
                 print(
                     f"    derive_encounter from JSON dicts:      {min(figures['full']):.2f} s -> "
-                    f"{full_rate:,.0f} enc/s (median {count / statistics.median(figures['full']):,.0f})"
+                    f"{full_rate:,.0f} enc/s (median {count / statistics.median(figures['full']):,.0f}; "
+                    f"by CPU time {count / min(figures['full_cpu']):,.0f})"
                 )
 
         engine_cmd = [sys.executable, "-m", "charges.engine", str(path)]
@@ -156,20 +170,28 @@ def main(argv: list[str] | None = None) -> int:
             engine_runs.append(run_child(engine_cmd, scratch / "engine-out.json"))
             stdlib_runs.append(run_child(stdlib_cmd, scratch / "stdlib-out.json"))
         out_size = (scratch / "engine-out.json").stat().st_size
-        if any(status != 0 for _, _, status in engine_runs):
+        if any(run[3] != 0 for run in engine_runs):
             print("(b) the command line failed")
             return 1
-        engine_time = statistics.median(t for t, _, _ in engine_runs)
-        stdlib_time = statistics.median(t for t, _, _ in stdlib_runs)
-        engine_rss = max(m for _, m, _ in engine_runs)
-        stdlib_rss = max(m for _, m, _ in stdlib_runs)
+        engine_time = statistics.median(run[0] for run in engine_runs)
+        stdlib_time = statistics.median(run[0] for run in stdlib_runs)
+        engine_cpu = statistics.median(run[1] for run in engine_runs)
+        stdlib_cpu = statistics.median(run[1] for run in stdlib_runs)
+        engine_rss = max(run[2] for run in engine_runs)
+        stdlib_rss = max(run[2] for run in stdlib_runs)
         time_ratio, memory_ratio = engine_time / stdlib_time, engine_rss / stdlib_rss
         print(
-            f"(b) python -m charges.engine: {engine_time:.2f} s, peak {engine_rss / 1024:.0f} MiB, "
-            f"output {out_size / 1e6:.1f} MB ({out_size / size:.2f}x the input)"
+            f"(b) python -m charges.engine: {engine_time:.2f} s wall ({engine_cpu:.2f} s CPU), "
+            f"peak {engine_rss / 1024:.0f} MiB, output {out_size / 1e6:.1f} MB ({out_size / size:.2f}x the input)"
         )
-        print(f"    json.load + json.dump:     {stdlib_time:.2f} s, peak {stdlib_rss / 1024:.0f} MiB")
-        print(f"    ratio (median of {args.repeat} runs): time {time_ratio:.2f}x, memory {memory_ratio:.2f}x")
+        print(
+            f"    json.load + json.dump:     {stdlib_time:.2f} s wall ({stdlib_cpu:.2f} s CPU), "
+            f"peak {stdlib_rss / 1024:.0f} MiB"
+        )
+        print(
+            f"    ratio (median of {args.repeat} runs): time {time_ratio:.2f}x "
+            f"(CPU {engine_cpu / stdlib_cpu:.2f}x), memory {memory_ratio:.2f}x"
+        )
 
     print("targets:")
     if rate is not None:
