@@ -25,7 +25,6 @@ from openpyxl.styles import Font
 from reports.rows import COLUMNS, DATE, DECIMAL, HEADERS, INT, ReportRow, Total, Totals
 
 AMOUNT_FORMAT = "#,##0.00;-#,##0.00"
-DATE_FORMAT = "yyyy-mm-dd"
 LINES_SHEET = "Lines"
 TOTALS_SHEET = "Totals"
 TOTALS_HEADERS = ("Group", "Key", "Lines", "Units", "Amount")
@@ -56,12 +55,6 @@ def _amount(ws, value) -> WriteOnlyCell:
     return cell
 
 
-def _date(ws, value) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = DATE_FORMAT
-    return cell
-
-
 def _row_cells(ws, row: ReportRow) -> list:
     cells = []
     for column in COLUMNS:
@@ -69,7 +62,7 @@ def _row_cells(ws, row: ReportRow) -> list:
         if value is None or value == "":
             cells.append(None)
         elif column.kind == DATE:
-            cells.append(_date(ws, value))
+            cells.append(value)  # openpyxl gives a date cell the yyyy-mm-dd number format itself
         elif column.kind == INT:
             cells.append(int(value))
         elif column.kind == DECIMAL:
