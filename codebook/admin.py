@@ -49,7 +49,7 @@ from codebook.models import (
 from codebook.services import (
     CodebookError,
     ImportRejected,
-    RowStarted,
+    codebook_check_save,
     codebook_delete_row,
     codebook_export_csv,
     codebook_import_csv,
@@ -80,8 +80,21 @@ class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, a header row with the seed's columns.")
 
 
+class CodebookRowForm(forms.ModelForm):
+    """The model's own validation, then a dry run: the whole codebook must still build a rules book."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            problem = codebook_check_save(row=self.instance)
+            if problem:
+                self.add_error(None, problem)
+
+
 class CodebookAdmin(SimpleHistoryAdmin):
     """Shared behaviour of every codebook table's admin."""
+
+    form = CodebookRowForm
 
     list_per_page = 100
     date_hierarchy = None
@@ -128,13 +141,13 @@ class CodebookAdmin(SimpleHistoryAdmin):
         obj._history_user = request.user
         try:
             codebook_save_row(row=obj, actor=request.user)
-        except RowStarted as error:
+        except CodebookError as error:  # a race with another keeper; the form checked the rest
             raise PermissionDenied(str(error)) from None
 
     def delete_model(self, request, obj):
         try:
             codebook_delete_row(row=obj, actor=request.user)
-        except RowStarted as error:
+        except CodebookError as error:
             raise PermissionDenied(str(error)) from None
 
     def delete_queryset(self, request, queryset):

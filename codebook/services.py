@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -311,6 +312,7 @@ def codebook_save_row(*, row: EffectiveDated, actor, today: datetime.date | None
         before, after = row_cells(stored), row_cells(row)
         changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
     row.save()
+    _verify_change_keeps_the_book()
     bump_revision()
     _audit(
         "codebook.change" if stored is not None else "codebook.create",
@@ -334,8 +336,12 @@ def codebook_delete_row(*, row: EffectiveDated, actor, today: datetime.date | No
         raise RowStarted(f"{stored} has been in force since {stored.valid_from.isoformat()}: close it instead.")
     detail = {"table": stored.TABLE, "row": row_cells(stored)}
     pk = stored.pk
-    stored.delete()
+    try:
+        stored.delete()
+    except ProtectedError:
+        raise CodebookError(f"{stored} has payer notes pointing at it: move or delete them first") from None
     stored.pk = pk
+    _verify_change_keeps_the_book()
     bump_revision()
     _audit("codebook.delete", actor=actor, obj=stored, detail=detail)
 
@@ -383,6 +389,7 @@ def codebook_new_version(*, row: EffectiveDated, valid_from: datetime.date, acto
     except ValidationError as error:
         raise CodebookError(_validation_text(error)) from None
     successor.save()
+    _verify_change_keeps_the_book()
     bump_revision()
     before, after = row_cells(stored), row_cells(successor)
     _audit(
@@ -420,6 +427,7 @@ def codebook_close_row(*, row: EffectiveDated, valid_to: datetime.date, actor) -
     except ValidationError as error:
         raise CodebookError(_validation_text(error)) from None
     stored.save()
+    _verify_change_keeps_the_book()
     bump_revision()
     _audit(
         "codebook.close",
@@ -655,7 +663,36 @@ def _row_order(message: str) -> tuple[int, str]:
         return (0, message)
 
 
-def _verify_codebook_builds(model: type[EffectiveDated]) -> None:
+class _DryRun(Exception):
+    pass
+
+
+def codebook_check_save(*, row: EffectiveDated) -> str | None:
+    """Would saving ``row`` keep the rules book building? A dry run in a rolled-back transaction.
+
+    The admin's form calls it so that a row which would break the book (an add-on pointing at an
+    unknown code, no default payer left) is a form error, not a failed save.
+    """
+    try:
+        with transaction.atomic():
+            copy.copy(row).save()
+            _verify_codebook_builds(None)
+            raise _DryRun
+    except _DryRun:
+        return None
+    except snapshot.SeedError as error:
+        return f"the codebook would not build with this row: {error}"
+
+
+def _verify_change_keeps_the_book() -> None:
+    """Inside a single-row change's transaction: refuse a change after which the rules book would not build."""
+    try:
+        _verify_codebook_builds(None)
+    except snapshot.SeedError as error:
+        raise CodebookError(f"the codebook would not build with this change: {error}") from None
+
+
+def _verify_codebook_builds(model: type[EffectiveDated] | None) -> None:
     """Inside the import's transaction: the whole codebook must still make a rules book."""
     from codebook.selectors import codebook_tables, codebook_version
 

@@ -163,3 +163,15 @@ def test_history_is_view_only(seeded, client_for, admin_user):
     version = modifier.history.first()
     target = reverse("admin:codebook_modifier_simple_history", args=[modifier.pk, version.history_id])
     assert client.post(target, {"code": "JW", "description": "reverted"}).status_code == 403
+
+
+def test_a_row_that_would_break_the_rules_book_is_a_form_error(seeded, client_for, admin_user):
+    from codebook.models import AddonPrimary
+
+    client = client_for(admin_user)
+    future = (timezone.localdate() + datetime.timedelta(days=30)).isoformat()
+    response = client.post(url(AddonPrimary, "add"), {"addon": "96361", "primary": "0999T", "valid_from": future})
+    assert response.status_code == 200
+    assert b"would not build" in response.content and b"0999T" in response.content
+    assert not AddonPrimary.objects.filter(primary="0999T").exists()
+    assert not AuditEvent.objects.filter(action="codebook.create").exists()

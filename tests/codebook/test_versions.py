@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
-from codebook.models import CodebookRevision, Drug, Payer, PayerNote, ProcedureCode
+from codebook.models import CodebookRevision, Drug, Modifier, Payer, PayerNote, ProcedureCode
 from codebook.selectors import codebook_snapshot_id, payer_notes_for, rules_book
 from codebook.services import (
     CodebookError,
@@ -168,10 +168,16 @@ def test_a_future_row_is_edited_and_audited(seeded, admin_user):
     codebook_save_row(row=successor, actor=admin_user)
     event = AuditEvent.objects.filter(action="codebook.change").get()
     assert event.detail["changes"] == {"price": ["500", "550.5"]}
-    codebook_delete_row(row=successor, actor=admin_user)
-    assert AuditEvent.objects.filter(action="codebook.delete", object_id=str(successor.pk)).exists()
-    row.refresh_from_db()
-    assert row.valid_to == D(2098, 12, 31)  # deleting the successor does not reopen the row: close/new version does
+    # Deleting it would leave 96413 closed on 2098-12-31 while add-on rows still name it as their primary:
+    with pytest.raises(CodebookError, match="would not build.*96413"):
+        codebook_delete_row(row=successor, actor=admin_user)
+    assert ProcedureCode.objects.filter(pk=successor.pk).exists()
+    modifier = codebook_new_version(
+        row=Modifier.objects.get(code="JW"), valid_from=D(2099, 1, 1), actor=admin_user, description="later"
+    )
+    codebook_delete_row(row=modifier, actor=admin_user)
+    assert AuditEvent.objects.filter(action="codebook.delete", object_id=str(modifier.pk)).exists()
+    assert Modifier.objects.get(code="JW").valid_to == D(2098, 12, 31)  # deleting a successor does not reopen a row
 
 
 def test_rules_book_is_cached_until_the_codebook_changes(seeded, admin_user, django_assert_max_num_queries):
@@ -195,3 +201,13 @@ def test_any_orm_save_changes_the_revision(seeded):
     payer.save()
     assert CodebookRevision.objects.get().token != before
     assert rules_book().for_date(D(2025, 3, 1)).payers["commercial"].name == "Commercial, renamed from a shell"
+
+
+def test_a_change_that_would_break_the_rules_book_is_refused(seeded, admin_user):
+    medicare = Payer.objects.get(key="medicare")
+    with pytest.raises(CodebookError, match="would not build.*is_default"):
+        codebook_new_version(row=medicare, valid_from=D(2025, 7, 1), actor=admin_user, is_default=False)
+    medicare.refresh_from_db()
+    assert medicare.valid_to is None and medicare.is_default
+    assert Payer.objects.filter(key="medicare").count() == 1
+    assert rules_book().for_date(D(2025, 8, 1)).default_payer.key == "medicare"
