@@ -313,7 +313,10 @@ try:
 except ImportError:
     _reports_beat_schedule = None
 if _reports_beat_schedule is not None:
-    CELERY_BEAT_SCHEDULE.update(_reports_beat_schedule())
+    try:
+        CELERY_BEAT_SCHEDULE.update(_reports_beat_schedule())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REPORTS_NIGHTLY_CLOSE_AT: {exc}") from None
 WORKER_HEARTBEAT_KEY = "infusioncenter:worker-heartbeat"
 WORKER_HEARTBEAT_MAX_AGE = 120
 
