@@ -8,6 +8,8 @@ Output is bytes (orjson); ``run`` writes to ``stdout.buffer`` when the stream ha
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 
 import orjson
@@ -17,7 +19,6 @@ from .api import derive_encounter
 from .snapshot import SeedError, load_seed_book
 
 USAGE = "usage: python -m charges.engine [--codebook DIR] INPUT.json (or - for stdin)"
-_FLUSH_BYTES = 1 << 16
 
 
 def _fail(stderr, message: str) -> int:
@@ -83,45 +84,128 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None, book=None) -> int
     if not isinstance(encounters, list):
         return _fail(stderr, 'the document has no "encounters" list')
     out = getattr(stdout, "buffer", stdout)
-    write = out.write
     head = orjson.dumps({"engine_version": ENGINE_VERSION, "codebook_version": book.version})
-    chunks = [head[:-1], b',"encounters":[']
-    size = 0
-    dumps = orjson.dumps
-    for index in range(len(encounters)):
-        raw = encounters[index]
-        encounters[index] = None  # free the input as we go (peak memory)
-        try:
-            result = derive_encounter(raw, book)
-        except Exception as error:  # noqa: BLE001 - a bug must not stop the other encounters
-            result = {
-                "id": raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int)) else None,
-                "lines": [],
-                "warnings": [],
-                "errors": [
-                    {
-                        "code": "BAD_ENCOUNTER",
-                        "administration": None,
-                        "message": f"internal engine error ({type(error).__name__}); please report it",
-                    }
-                ],
-            }
-        piece = dumps(result)
-        if index:
-            chunks.append(b",")
-        chunks.append(piece)
-        size += len(piece)
-        if size >= _FLUSH_BYTES:
-            write(b"".join(chunks))
-            chunks = []
-            size = 0
-    chunks.append(b"]}\n")
-    write(b"".join(chunks))
+    out.write(head[:-1] + b',"encounters":[')
+    count = len(encounters)
+    workers = _worker_count(count)
+    if workers > 1:
+        _write_parallel(encounters, book, out, workers)
+    else:
+        for start in range(0, count, CHUNK):
+            out.write(_chunk_bytes(encounters, start, min(start + CHUNK, count), book))
+    out.write(b"]}\n")
     try:
         out.flush()
     except (AttributeError, OSError):
         pass
     return 0
+
+
+CHUNK = 500  # encounters per written piece (streaming granularity)
+PARALLEL_MIN_ENCOUNTERS = 4000
+
+
+def _worker_count(count: int) -> int:
+    """Processes for a large document: the CPUs this process may use (at most 2), 1 for small inputs."""
+    if count < PARALLEL_MIN_ENCOUNTERS or not hasattr(os, "fork") or os.environ.get("ENGINE_SINGLE_PROCESS"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 2))
+
+
+def _one(raw, book) -> dict:
+    try:
+        return derive_encounter(raw, book)
+    except Exception as error:  # noqa: BLE001 - a bug must not stop the other encounters
+        encounter_id = raw.get("id") if isinstance(raw, dict) else None
+        return {
+            "id": encounter_id if isinstance(encounter_id, (str, int)) and not isinstance(encounter_id, bool) else None,
+            "lines": [],
+            "warnings": [],
+            "errors": [
+                {
+                    "code": "BAD_ENCOUNTER",
+                    "administration": None,
+                    "message": f"internal engine error ({type(error).__name__}); please report it",
+                }
+            ],
+        }
+
+
+def _chunk_bytes(encounters: list, start: int, stop: int, book) -> bytes:
+    """Encounters [start, stop) as the bytes of their output (with the separating commas), freeing the input."""
+    dumps = orjson.dumps
+    pieces = []
+    for index in range(start, stop):
+        raw = encounters[index]
+        encounters[index] = None  # free the input as we go (peak memory)
+        piece = dumps(_one(raw, book))
+        pieces.append(b"," + piece if index else piece)
+    return b"".join(pieces)
+
+
+def _write_parallel(encounters: list, book, out, workers: int) -> None:
+    """Chunks alternate between this process and forked helpers; output stays in input order (streamed)."""
+    count = len(encounters)
+    chunks = list(range(0, count, CHUNK))
+    helpers = []
+    for worker in range(1, workers):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # helper: compute its chunks, send each as length + bytes
+            os.close(read_fd)
+            status = 0
+            try:
+                with os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
+                    for number, start in enumerate(chunks):
+                        if number % workers == worker:
+                            data = _chunk_bytes(encounters, start, min(start + CHUNK, count), book)
+                            pipe.write(len(data).to_bytes(8, "big"))
+                            pipe.write(data)
+                            pipe.flush()
+            except BaseException:  # noqa: BLE001 - the parent recomputes what is missing
+                status = 1
+            os._exit(status)
+        os.close(write_fd)
+        helpers.append((pid, os.fdopen(read_fd, "rb", buffering=1 << 20)))
+    try:
+        for number, start in enumerate(chunks):
+            stop = min(start + CHUNK, count)
+            owner = number % workers
+            data = None
+            if owner:
+                pipe = helpers[owner - 1][1]
+                if pipe is not None:
+                    size = pipe.read(8)
+                    if len(size) == 8:
+                        expected = int.from_bytes(size, "big")
+                        data = pipe.read(expected)
+                        if len(data) != expected:
+                            data = None
+                    if data is None:
+                        helpers[owner - 1] = (helpers[owner - 1][0], None)
+                        data = None
+                if data is not None:
+                    for index in range(start, stop):
+                        encounters[index] = None
+            if data is None:
+                data = _chunk_bytes(encounters, start, stop, book)
+            out.write(data)
+    finally:
+        for pid, pipe in helpers:
+            if pipe is not None:
+                pipe.close()
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
 
 
 def main() -> int:
