@@ -141,3 +141,24 @@ def test_usage_errors_are_one_line():
     assert done.returncode == 2 and len(done.stderr.decode().splitlines()) == 1
     done = cli()
     assert done.returncode == 2 and len(done.stderr.decode().splitlines()) == 1
+
+
+def test_parallel_output_is_identical_to_single_process(monkeypatch):
+    from charges.engine import cli as cli_module
+
+    many = [dict(GOOD, id=f"E{n}") for n in range(40)] + [dict(BAD, id="B")]
+    document = json.dumps({"encounters": many}).encode()
+
+    def output() -> bytes:
+        out = io.BytesIO()
+        assert run(["-"], stdin=io.BytesIO(document), stdout=out, stderr=io.StringIO()) == 0
+        return out.getvalue()
+
+    monkeypatch.setenv("ENGINE_SINGLE_PROCESS", "1")
+    single = output()
+    monkeypatch.delenv("ENGINE_SINGLE_PROCESS")
+    monkeypatch.setattr(cli_module, "PARALLEL_MIN_ENCOUNTERS", 10)
+    monkeypatch.setattr(cli_module, "CHUNK", 7)
+    monkeypatch.setattr(cli_module, "_worker_count", lambda count: 2)
+    assert output() == single
+    assert json.loads(single)["encounters"][-1]["errors"][0]["code"] == "BAD_TIME"
