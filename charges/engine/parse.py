@@ -19,6 +19,8 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _UTC = datetime.UTC
 _ZONES: dict[str, object] = {"UTC": _UTC}
 _OFFSETS: dict[tuple, int | bool] = {}
+_WHOLE_DAY: dict[tuple, int | bool] = {}
+_DAYS: dict[str, tuple[int, int]] = {}
 _ROUTES = frozenset(ROUTES)
 _CATEGORIES = frozenset(CATEGORIES)
 _PURPOSES = frozenset({"hydration", "kvo", "carrier", "electrolyte_replacement"})
@@ -48,12 +50,12 @@ def zone(name: str):
 def _local_offset(tz, tzname: str, ordinal: int, hour: int, minute: int, admin_id, field: str, text: str) -> int:
     """UTC offset in minutes of a naive local time; raises for skipped or repeated local times."""
     day_key = (tzname, ordinal)
-    whole_day = _OFFSETS.get(day_key)
+    whole_day = _WHOLE_DAY.get(day_key)
     if whole_day is None:
         day = datetime.date.fromordinal(ordinal)
         first = _classify(tz, day, 0, 0)
         whole_day = first if first == _classify(tz, day, 23, 59) and isinstance(first, int) else False
-        _OFFSETS[day_key] = whole_day
+        _WHOLE_DAY[day_key] = whole_day
     if whole_day is not False:
         return whole_day
     key = (tzname, ordinal, hour)
@@ -97,17 +99,24 @@ def parse_time(text, tz, tzname: str, admin_id, field: str) -> int:
     """Epoch minute (UTC) of an ISO 8601 date-time text; seconds dropped."""
     if not isinstance(text, str):
         raise _Bad("BAD_TIME", admin_id, f"{field} must be an ISO 8601 date-time text, got {type(text).__name__}")
-    if len(text) == 16 and text[10] == "T" and text[4] == "-" and text[7] == "-" and text[13] == ":":
-        try:
-            year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
-            hour, minute = int(text[11:13]), int(text[14:16])
-            ordinal = datetime.date(year, month, day).toordinal()
-            if not (0 <= hour < 24 and 0 <= minute < 60):
-                raise ValueError
-        except ValueError:
-            raise _Bad("BAD_TIME", admin_id, f"{field} {text!r} is not a valid ISO 8601 date-time") from None
-        offset = 0 if tz is _UTC else _local_offset(tz, tzname, ordinal, hour, minute, admin_id, field, text)
-        return (ordinal - _EPOCH_ORDINAL) * 1440 + hour * 60 + minute - offset
+    if len(text) == 16 and text[10] == "T" and text[13] == ":":
+        day = _DAYS.get(text[:10])
+        if day is None:
+            try:
+                ordinal = datetime.date.fromisoformat(text[:10]).toordinal()
+            except ValueError:
+                raise _Bad("BAD_TIME", admin_id, f"{field} {text!r} is not a valid ISO 8601 date-time") from None
+            day = _DAYS[text[:10]] = (ordinal, (ordinal - _EPOCH_ORDINAL) * 1440)
+        hh, mm = text[11:13], text[14:16]
+        if not (hh.isdigit() and mm.isdigit()) or hh > "23" or mm > "59":
+            raise _Bad("BAD_TIME", admin_id, f"{field} {text!r} is not a valid ISO 8601 date-time")
+        hour, minute = int(hh), int(mm)
+        if tz is _UTC:
+            return day[1] + hour * 60 + minute
+        offset = _WHOLE_DAY.get((tzname, day[0]))
+        if offset is None or offset is False:
+            offset = _local_offset(tz, tzname, day[0], hour, minute, admin_id, field, text)
+        return day[1] + hour * 60 + minute - offset
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:

@@ -338,12 +338,12 @@ def _pump_start(ctx: Context, item: Item) -> list[Line]:
                     "includes the administration, the pump and the disconnect visit.",
                 )
             ]
-        if g0498_here and admin.pump_supplied_by is None:
+        if ctx.is_medicare and admin.pump_supplied_by is None:
             ctx.warn(
                 "PUMP_SUPPLIER_UNKNOWN",
                 item.id,
-                f"R15: who supplied the pump for {item.label} is not documented; coded 96416 (G0498 if the "
-                "practice supplied it).",
+                f"R15: who supplied the pump for {item.label} is not documented; coded 96416 (G0498 on a "
+                "Medicare physician claim if the practice supplied it).",
             )
         return [
             _line(
