@@ -175,3 +175,32 @@ def test_a_row_that_would_break_the_rules_book_is_a_form_error(seeded, client_fo
     assert b"would not build" in response.content and b"0999T" in response.content
     assert not AddonPrimary.objects.filter(primary="0999T").exists()
     assert not AuditEvent.objects.filter(action="codebook.create").exists()
+
+
+@pytest.mark.parametrize("model", CODEBOOK_MODELS, ids=lambda model: model.TABLE)
+def test_new_version_page_works_for_every_table(seeded, client_for, admin_user, model):
+    from django.contrib import admin as django_admin
+
+    from codebook.rows import row_cells
+
+    row = model.objects.order_by("pk").first()
+    model_admin = django_admin.site._registry[model]
+    page = client_for(admin_user).get(url(model, "new_version", row.pk))
+    assert page.status_code == 200
+    data = {"valid_from": "2026-01-01"}
+    for name in model_admin._version_fields():
+        value = getattr(row, name)
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = "" if value is None else str(value)
+    response = client_for(admin_user).post(url(model, "new_version", row.pk), data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    row.refresh_from_db()
+    successor = model.objects.exclude(pk=row.pk).get(
+        valid_from=datetime.date(2026, 1, 1), **{name: getattr(row, name) for name in model.KEY if name != "payer"}
+    )
+    assert row.valid_to == datetime.date(2025, 12, 31)
+    unchanged = {k: v for k, v in row_cells(row).items() if k not in ("valid_from", "valid_to")}
+    assert {k: v for k, v in row_cells(successor).items() if k not in ("valid_from", "valid_to")} == unchanged
