@@ -14,7 +14,21 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from charges.models import Administration, ChargeLine, ChargeSet, Encounter, Pause, TransactionType
@@ -105,12 +119,6 @@ def reviewable_sets(user: Any) -> QuerySet[ChargeSet]:
     return scoped(ChargeSet.objects.all(), user, CODER, center_field="encounter__center")
 
 
-def _active_charge_lines() -> QuerySet[ChargeLine]:
-    return ChargeLine.objects.filter(transaction_type=TransactionType.CHARGE).exclude(
-        replaced_by__transaction_type=TransactionType.CREDIT
-    )
-
-
 def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = True) -> QuerySet[ChargeSet]:
     """The filtered sets (before annotations and order); `with_status=False` ignores the status filter."""
     qs = reviewable_sets(user)
@@ -136,23 +144,60 @@ def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = Tru
 
 
 def annotate_queue(qs: QuerySet[ChargeSet]) -> QuerySet[ChargeSet]:
-    """Everything a queue row shows, joined or as subqueries (no per-row query)."""
-    lines = _active_charge_lines().filter(charge_set=OuterRef("pk")).order_by().values("charge_set")
+    """Everything a queue row shows, joined or as subqueries (no per-row query).
+
+    Every credit cancels exactly one charge line (services refuse a second credit), so the lines
+    in force are charges minus credits, and their amount is the charge amounts minus the credit
+    amounts: one pass over the set's lines, no anti-join.
+    """
+    lines = ChargeLine.objects.filter(charge_set=OuterRef("pk")).order_by().values("charge_set")
+    charge = Q(transaction_type=TransactionType.CHARGE)
+    credit = Q(transaction_type=TransactionType.CREDIT)
     open_queries = (
         DocumentationQuery.objects.filter(charge_set=OuterRef("pk"), status__in=OPEN_QUERY_STATUSES)
         .order_by()
         .values("charge_set")
     )
-    return qs.select_related("encounter", "encounter__center", "encounter__created_by", "updated_by").annotate(
-        line_count=Coalesce(
-            Subquery(lines.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0)
-        ),
-        amount_total=Subquery(lines.annotate(total=Sum("amount")).values("total")[:1]),
-        open_query_count=Coalesce(
-            Subquery(open_queries.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0)
-        ),
-        warning_list=F("derivation__warnings"),
-        has_proposal=Q(proposed_derivation__isnull=False),
+    return (
+        qs.select_related("encounter", "encounter__center", "encounter__created_by")
+        .only(
+            "group_key",
+            "status",
+            "version",
+            "proposed_derivation_id",
+            "encounter__service_date",
+            "encounter__patient_name",
+            "encounter__payer",
+            "encounter__center__name",
+            "encounter__created_by__username",
+            "encounter__created_by__first_name",
+            "encounter__created_by__last_name",
+        )
+        .annotate(
+            line_count=Coalesce(
+                Subquery(
+                    lines.annotate(n=Count("pk", filter=charge) - Count("pk", filter=credit)).values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            amount_total=Subquery(
+                lines.annotate(
+                    total=Sum(
+                        Case(
+                            When(charge, then=F("amount")),
+                            default=-F("amount"),
+                            output_field=DecimalField(max_digits=16, decimal_places=2),
+                        )
+                    )
+                ).values("total")[:1]
+            ),
+            open_query_count=Coalesce(
+                Subquery(open_queries.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0)
+            ),
+            warning_list=F("derivation__warnings"),
+            has_proposal=Q(proposed_derivation__isnull=False),
+        )
     )
 
 
@@ -190,31 +235,41 @@ class NeededRow:
     nurse: str
 
 
-def documentation_needed(user: Any, filters: QueueFilters, limit: int = 200) -> list[NeededRow]:
+def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> list[NeededRow]:
     """Sets blocked by documentation: an infusion without a stop time, or an open query; with the nurse."""
     base = queue_selection(user, filters, with_status=False).exclude(status=Status.VOID)
     rows: list[NeededRow] = []
-    pairs = list(
-        base.exclude(status=Status.EXPORTED)
-        .filter(
-            encounter__administrations__stop_at__isnull=True,
-            encounter__administrations__route__in=list(TIMED_ROUTES),
-        )
-        .order_by("encounter__service_date", "pk")
-        .values_list("pk", "encounter_id")
-        .distinct()[:limit]
-    )
-    set_of_encounter: dict[int, int] = {}
-    for set_pk, encounter_pk in pairs:
-        set_of_encounter.setdefault(encounter_pk, set_pk)
     missing = (
         Administration.objects.filter(
-            encounter_id__in=list(set_of_encounter), stop_at__isnull=True, route__in=list(TIMED_ROUTES)
+            encounter_id__in=base.exclude(status=Status.EXPORTED).values("encounter_id"),
+            stop_at__isnull=True,
+            route__in=list(TIMED_ROUTES),
         )
         .select_related("encounter", "encounter__center", "documented_by")
-        .order_by("encounter__service_date", "start_at", "pk")
+        .only(
+            "drug",
+            "start_at",
+            "encounter__service_date",
+            "encounter__patient_name",
+            "encounter__center__name",
+            "encounter__center__time_zone",
+            "documented_by__username",
+            "documented_by__first_name",
+            "documented_by__last_name",
+        )
+        .order_by("encounter__service_date", "start_at", "pk")[:limit]
     )
+    missing = list(missing)
+    set_of_encounter: dict[int, int] = {}
+    for encounter_pk, set_pk in (
+        base.filter(encounter_id__in={adm.encounter_id for adm in missing})
+        .order_by("group_key", "pk")
+        .values_list("encounter_id", "pk")
+    ):
+        set_of_encounter.setdefault(encounter_pk, set_pk)
     for adm in missing:
+        if adm.encounter_id not in set_of_encounter:
+            continue
         zone = ZoneInfo(adm.encounter.center.time_zone or "UTC")
         rows.append(
             NeededRow(
@@ -230,6 +285,17 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 200) -> 
     queries = (
         DocumentationQuery.objects.filter(charge_set__in=base, status__in=OPEN_QUERY_STATUSES)
         .select_related("encounter", "encounter__center", "addressed_to")
+        .only(
+            "question",
+            "status",
+            "charge_set_id",
+            "encounter__service_date",
+            "encounter__patient_name",
+            "encounter__center__name",
+            "addressed_to__username",
+            "addressed_to__first_name",
+            "addressed_to__last_name",
+        )
         .order_by("encounter__service_date", "asked_at", "pk")[:limit]
     )
     for query in queries:

@@ -84,7 +84,11 @@ def _require_role(actor: Any, center_id: int, *roles: str) -> None:
 
 def _lock(charge_set: ChargeSet, expected_version: int | None) -> ChargeSet:
     """The set, row-locked, with the optimistic-lock check."""
-    locked = ChargeSet.objects.select_for_update().select_related("encounter", "updated_by").get(pk=charge_set.pk)
+    locked = (
+        ChargeSet.objects.select_for_update(of=("self",))
+        .select_related("encounter", "updated_by")
+        .get(pk=charge_set.pk)
+    )
     if expected_version is not None and locked.version != int(expected_version):
         raise StaleVersion(changed_by=_user_label(locked.updated_by), changed_at=locked.updated_at)
     return locked
@@ -699,7 +703,11 @@ def _documenting_nurse(encounter: Any, administration: Any = None) -> Any:
 @transaction.atomic
 def query_answer(*, query: DocumentationQuery, actor: Any, answer: str) -> QueryAnswer:
     """The nurse answers (she may also correct the documentation on the encounter page)."""
-    locked = DocumentationQuery.objects.select_for_update().select_related("charge_set__encounter").get(pk=query.pk)
+    locked = (
+        DocumentationQuery.objects.select_for_update(of=("self",))
+        .select_related("charge_set__encounter")
+        .get(pk=query.pk)
+    )
     encounter = locked.charge_set.encounter
     _require_role(actor, encounter.center_id, NURSE)
     text = (answer or "").strip()
@@ -779,7 +787,7 @@ def export_batch_create(*, center: Any, date: datetime.date, actor: Any) -> Expo
     if actor is not None:
         _require_role(actor, locked_center.pk, MANAGER, ADMIN)
     sets = list(
-        ChargeSet.objects.select_for_update()
+        ChargeSet.objects.select_for_update(of=("self",))
         .filter(encounter__center=locked_center, encounter__service_date__lte=date, status=Status.APPROVED)
         .select_related("encounter")
         .order_by("encounter__service_date", "encounter_id", "group_key", "pk")

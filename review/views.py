@@ -94,7 +94,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     per_page_raw = request.GET.get("per_page", "")
     per_page = int(per_page_raw) if per_page_raw.isdigit() and int(per_page_raw) in selectors.PAGE_SIZES else 50
     paginator = Paginator(selectors.queue(request.user, filters), per_page)
-    page = paginator.get_page(request.GET.get("page"))
+    page_number = request.GET.get("page")
+    page = paginator.get_page(paginator.num_pages if page_number == "last" else page_number)
     services.record_view(actor=request.user, what="queue", detail={"page": page.number})
     params = {
         "from": filters.date_from.isoformat() if filters.date_from else "",
