@@ -50,6 +50,7 @@ from codebook.services import (
     CodebookError,
     ImportRejected,
     codebook_check_save,
+    codebook_close_row,
     codebook_delete_row,
     codebook_export_csv,
     codebook_import_csv,
@@ -78,6 +79,10 @@ class InForceFilter(admin.SimpleListFilter):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, a header row with the seed's columns.")
+
+
+class CloseForm(forms.Form):
+    valid_to = forms.DateField(label="Last day in force", help_text="YYYY-MM-DD")
 
 
 class CodebookRowForm(forms.ModelForm):
@@ -161,6 +166,11 @@ class CodebookAdmin(SimpleHistoryAdmin):
             path("import-csv/", self.admin_site.admin_view(self.import_csv_view), name=f"{prefix}_import_csv"),
             path("export-csv/", self.admin_site.admin_view(self.export_csv_view), name=f"{prefix}_export_csv"),
             path(
+                "<path:object_id>/end/",
+                self.admin_site.admin_view(self.close_view),
+                name=f"{prefix}_close",
+            ),
+            path(
                 "<path:object_id>/new-version/",
                 self.admin_site.admin_view(self.new_version_view),
                 name=f"{prefix}_new_version",
@@ -186,6 +196,7 @@ class CodebookAdmin(SimpleHistoryAdmin):
         extra_context = dict(extra_context or {})
         if object_id and self._can_version(request):
             extra_context["codebook_new_version_url"] = self._url("new_version", object_id)
+            extra_context["codebook_close_url"] = self._url("close", object_id)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _page(self, request, template: str, title: str, **context):
@@ -244,6 +255,26 @@ class CodebookAdmin(SimpleHistoryAdmin):
     @admin.action(description="Export selected rows as CSV", permissions=["view"])
     def export_csv_action(self, request, queryset):
         return self._csv_response(queryset)
+
+    # End a row (no successor) -----------------------------------------------------------------------
+    def close_view(self, request, object_id):
+        if not self._can_version(request):
+            raise PermissionDenied
+        row = get_object_or_404(self.model, pk=object_id)
+        form = CloseForm(request.POST or None, initial={"valid_to": row.valid_to or timezone.localdate()})
+        if request.method == "POST" and form.is_valid():
+            try:
+                codebook_close_row(row=row, valid_to=form.cleaned_data["valid_to"], actor=request.user)
+            except CodebookError as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(
+                    request, f"{row.key_label()}: in force until {form.cleaned_data['valid_to']}.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(self._url("changelist"))
+        return self._page(
+            request, "admin/codebook/close.html", f"End {row.key_label()}", form=form, row=row, original=row
+        )
 
     # New version ----------------------------------------------------------------------------------
     @admin.action(description="New version of the selected row (closes it, opens the next)")

@@ -204,3 +204,19 @@ def test_new_version_page_works_for_every_table(seeded, client_for, admin_user, 
     assert row.valid_to == datetime.date(2025, 12, 31)
     unchanged = {k: v for k, v in row_cells(row).items() if k not in ("valid_from", "valid_to")}
     assert {k: v for k, v in row_cells(successor).items() if k not in ("valid_from", "valid_to")} == unchanged
+
+
+def test_end_page_closes_a_row_without_successor(seeded, client_for, admin_user, manager):
+    modifier = Modifier.objects.get(code="JG")
+    assert client_for(manager).get(url(Modifier, "close", modifier.pk)).status_code == 403
+    client = client_for(admin_user)
+    assert client.get(url(Modifier, "close", modifier.pk)).status_code == 200
+    refused = client.post(url(Modifier, "close", modifier.pk), {"valid_to": "2024-12-31"})
+    assert refused.status_code == 200 and b"cannot end before it starts" in refused.content
+    response = client.post(url(Modifier, "close", modifier.pk), {"valid_to": "2025-12-31"})
+    assert response.status_code == 302
+    modifier.refresh_from_db()
+    assert modifier.valid_to == datetime.date(2025, 12, 31)
+    assert Modifier.objects.filter(code="JG").count() == 1
+    event = AuditEvent.objects.get(action="codebook.close")
+    assert event.detail["valid_to"] == ["", "2025-12-31"] and event.user == admin_user
