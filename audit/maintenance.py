@@ -51,6 +51,36 @@ def maintenance(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
             _flag_off(connection)
 
 
+@contextmanager
+def flush_maintenance(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """The flag for the test flush only: set and cleared with plain statements around the flush.
+
+    Unlike `maintenance()` it opens no transaction of its own, so Django's flush runs exactly as it
+    does without the audit app (its own `atomic`, no extra savepoint): a live-server thread sharing
+    the in-memory SQLite connection sees the same transaction structure as with plain Django. The
+    flag is session-wide for that moment (PostgreSQL `SET`, SQLite a committed row), which is why
+    only `audit/management/commands/flush.py` uses it, and only on a test database.
+    """
+    connection = connections[using]
+    if connection.vendor not in TRIGGERS:
+        raise RuntimeError(f"the audit maintenance flag exists for SQLite and PostgreSQL, not {connection.vendor}")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET audit.maintenance = 'on'")
+        else:
+            cursor.execute("INSERT OR IGNORE INTO audit_maintenance (id) VALUES (1)")
+    try:
+        yield
+    finally:
+        # In a broken caller transaction the flag was set in it, and its rollback removes it.
+        if not (connection.in_atomic_block and connection.needs_rollback):
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("RESET audit.maintenance")
+                else:
+                    cursor.execute("DELETE FROM audit_maintenance")
+
+
 def missing_triggers(using: str = DEFAULT_DB_ALIAS) -> set[str]:
     """Names of the append-only triggers that are absent (or disabled, on PostgreSQL)."""
     connection = connections[using]

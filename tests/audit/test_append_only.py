@@ -91,6 +91,21 @@ def test_test_flush_empties_the_audit_table_and_leaves_the_protection_on():
     event = audit_record(action="test.after_flush")
     assert event.sequence == 1
     refused("DELETE FROM audit_auditevent")
+    refused("UPDATE audit_auditevent SET action = 'test.forged'")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_test_flush_leaves_the_protection_on(monkeypatch):
+    audit_record(action="test.keep_me")
+
+    def broken_flush(self, sql_list):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(connection.ops), "execute_sql_flush", broken_flush)
+    with pytest.raises(CommandError):
+        call_command("flush", interactive=False, verbosity=0)
+    monkeypatch.undo()
+    refused("DELETE FROM audit_auditevent")
 
 
 @pytest.mark.django_db(transaction=True)

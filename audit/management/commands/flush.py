@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.core.management.commands.flush import Command as DjangoFlushCommand
 
-from audit.maintenance import is_test_database, maintenance
+from audit.maintenance import flush_maintenance, is_test_database
 
 
 class Command(DjangoFlushCommand):
@@ -29,5 +29,5 @@ class Command(DjangoFlushCommand):
                         "only by `manage.py purge --before DATE` once past the retention period"
                     ) from exc
                 raise
-        with maintenance(database):
+        with flush_maintenance(database):
             return super().handle(**options)
