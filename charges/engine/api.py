@@ -389,27 +389,36 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
             lines = [line for line in lines if line not in site_lines]
             lines[index:index] = new_lines
         bad = failing(lines)
-    if not facility:
-        present = {id(line) for line in lines}
-        bad_ids = {id(line) for line in bad}
-        for line in lines:
-            if line.later_day and line.anchor is not None and id(line.anchor) in present and id(line) not in bad_ids:
-                ctx.warn(
-                    "ADDON_DATE_SPLIT",
-                    line.admins[0] if line.admins else None,
-                    f"R18, R20: {line.units} unit(s) of {line.code} dated {line.date}, a later day than "
-                    f"{line.anchor.code} ({line.anchor.date}); kept for coder review.",
-                )
     if bad:
-        dropped = set(id(line) for line in bad)
-        for line in bad:
+        # Drop to a fixed point: an hour line whose own primary add-on was dropped loses its primary too.
+        dropped_lines = list(bad)
+        gone = {id(line) for line in bad}
+        remaining = [line for line in lines if id(line) not in gone]
+        while True:
+            more = failing(remaining)
+            if not more:
+                break
+            dropped_lines.extend(more)
+            gone = {id(line) for line in more}
+            remaining = [line for line in remaining if id(line) not in gone]
+        for line in dropped_lines:
             ctx.warn(
                 "ADDON_WITHOUT_PRIMARY",
                 line.admins[0] if line.admins else None,
                 f"R20: add-on {line.code} has no eligible primary "
                 f"{'on the claim' if facility else 'on ' + str(line.date)}; dropped.",
             )
-        lines = [line for line in lines if id(line) not in dropped]
+        lines = remaining
+    if not facility:
+        present = {id(line) for line in lines}
+        for line in lines:
+            if line.later_day and line.anchor is not None and id(line.anchor) in present:
+                ctx.warn(
+                    "ADDON_DATE_SPLIT",
+                    line.admins[0] if line.admins else None,
+                    f"R18, R20: {line.units} unit(s) of {line.code} dated {line.date}, a later day than "
+                    f"{line.anchor.code} ({line.anchor.date}); kept for coder review.",
+                )
     return lines
 
 
