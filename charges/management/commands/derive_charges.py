@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from charges.engine.snapshot import SeedError
 from codebook.models import Payer, ProcedureCode
@@ -27,12 +28,15 @@ class Command(BaseCommand):
     def handle(self, *args, input_path: str, **options) -> None:
         from charges.engine.cli import run
 
-        if not ProcedureCode.objects.exists() or not Payer.objects.exists():
-            raise CommandError("the database codebook is empty: run python manage.py load_codebook first")
         try:
+            if not ProcedureCode.objects.exists() or not Payer.objects.exists():
+                raise CommandError("the database codebook is empty: run python manage.py load_codebook first")
             book = rules_book()
         except SeedError as error:
             raise CommandError(f"the database codebook does not build a rules book: {error}") from None
+        except DatabaseError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise CommandError(f"cannot read the codebook from the database ({message}); run migrate") from None
         stdout = self.stdout._out  # the real stream: the engine writes bytes to its buffer
         stderr = self.stderr._out
         status = run([input_path], stdin=sys.stdin, stdout=stdout, stderr=stderr, book=book)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from codebook.services import CodebookError, codebook_load_seed
 
@@ -27,6 +28,9 @@ class Command(BaseCommand):
             result = codebook_load_seed(force=force, directory=directory)
         except CodebookError as error:
             raise CommandError(str(error)) from None
+        except DatabaseError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise CommandError(f"cannot write the codebook to the database ({message}); run migrate") from None
         width = max(len(name) for name in result.tables)
         for table, counts in result.tables.items():
             line = f"  {table:<{width}}  {counts.created:>4} created  {counts.unchanged:>4} unchanged"
