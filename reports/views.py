@@ -57,8 +57,8 @@ def _close_form(centers, today, data=None) -> CloseDayForm:
     return CloseDayForm(data, centers=centers, today=today, initial=initial)
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def dashboard(request):
     centers = _centers(request)
     center_ids = [c.pk for c in centers]
@@ -103,8 +103,8 @@ def dashboard(request):
     return render(request, "reports/dashboard.html", context)
 
 
-@require_POST
 @role_required(*ROLES)
+@require_POST
 def close_day(request):
     centers = _centers(request)
     form = _close_form(centers, _today(), data=request.POST)
@@ -130,8 +130,8 @@ def close_day(request):
     return redirect("reports:dashboard")
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def report(request):
     centers = _centers(request)
     form = _report_form(request, centers)
@@ -187,20 +187,20 @@ def _download(request, kind: str):
     return xlsx_response(selectors.iter_rows(lines), filename)
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def report_csv(request):
     return _download(request, "csv")
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def report_xlsx(request):
     return _download(request, "xlsx")
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def day_pdf(request):
     centers = _centers(request)
     form = DaySummaryForm(request.GET, centers=centers)
@@ -224,8 +224,8 @@ def day_pdf(request):
     return response
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def batch_list(request):
     return render(request, "reports/batch_list.html", {"batches": selectors.batches_for(request.user)[:100]})
 
@@ -236,8 +236,8 @@ def _batch(request, pk: int):
     return get_object_or_404(scoped(ExportBatch.objects.select_related("center"), request.user, *ROLES), pk=pk)
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def batch_detail(request, pk: int):
     batch = _batch(request, pk)
     context = {
@@ -251,8 +251,8 @@ def batch_detail(request, pk: int):
     return render(request, "reports/batch_detail.html", context)
 
 
-@require_GET
 @role_required(*ROLES)
+@require_GET
 def batch_file(request, pk: int, kind: str):
     batch = _batch(request, pk)
     if kind not in FileKind.values:
@@ -269,8 +269,8 @@ def batch_file(request, pk: int, kind: str):
     return response
 
 
-@require_POST
 @role_required(*ROLES)
+@require_POST
 def batch_resend(request, pk: int):
     batch = _batch(request, pk)
     form = ResendForm(request.POST)

@@ -44,5 +44,7 @@ def test_nightly_close_through_the_broker_is_idempotent(center, nurse, coder, li
         assert second.get(timeout=60) == {str(center.pk): "nothing_new"}
     assert first.id != second.id
     assert ExportBatch.objects.filter(center=center).count() == 1
-    closes = list(DayClose.objects.filter(center=center).order_by("pk").values_list("outcome", "task_id", "service_date"))
+    closes = list(
+        DayClose.objects.filter(center=center).order_by("pk").values_list("outcome", "task_id", "service_date")
+    )
     assert closes == [("exported", first.id, DOS), ("nothing_new", second.id, DOS)]
