@@ -180,17 +180,58 @@ def _line_models(
     return out
 
 
+def _line_key(line: ChargeLine, pks: list[int]) -> tuple:
+    return (
+        line.code,
+        line.units,
+        tuple(line.modifiers or []),
+        line.service_date,
+        line.revenue_code,
+        line.ndc,
+        line.kind,
+        line.explanation,
+        line.amount,
+        tuple(sorted(pks)),
+    )
+
+
 def _replace_lines(charge_set: ChargeSet, derivation: Derivation, lines: list[dict], admin_pks: dict[str, int]) -> None:
-    for old in charge_set.lines.filter(origin=LineOrigin.ENGINE):
-        old.delete()
+    """Makes the set's engine lines equal to `lines`: unchanged lines are kept (no history noise),
+    changed ones are deleted and created (simple-history records both)."""
     pairs = _line_models(charge_set, derivation, lines, admin_pks)
-    created = bulk_create_with_history([m for m, _ in pairs], ChargeLine)
     through = ChargeLine.administrations.through
-    links = []
-    for model, (_, pks) in zip(created, pairs, strict=True):
-        links.extend(through(chargeline_id=model.pk, administration_id=pk) for pk in pks)
-    if links:
-        through.objects.bulk_create(links)
+    existing = list(charge_set.lines.filter(origin=LineOrigin.ENGINE).order_by("position", "pk"))
+    links: dict[int, list[int]] = defaultdict(list)
+    for line_id, adm_id in through.objects.filter(chargeline__in=[e.pk for e in existing]).values_list(
+        "chargeline_id", "administration_id"
+    ):
+        links[line_id].append(adm_id)
+    available: dict[tuple, list[ChargeLine]] = defaultdict(list)
+    for old in existing:
+        available[_line_key(old, links[old.pk])].append(old)
+    keep: list[ChargeLine] = []
+    create: list[tuple[ChargeLine, list[int]]] = []
+    for model, pks in pairs:
+        match = available.get(_line_key(model, pks))
+        if match:
+            old = match.pop(0)
+            old.position = model.position
+            old.derivation = derivation
+            keep.append(old)
+        else:
+            create.append((model, pks))
+    stale = [old.pk for group in available.values() for old in group]
+    if stale:
+        charge_set.lines.filter(pk__in=stale).delete()
+    if keep:
+        ChargeLine.objects.bulk_update(keep, ["position", "derivation"])
+    if create:
+        created = bulk_create_with_history([m for m, _ in create], ChargeLine)
+        new_links = []
+        for model, (_, pks) in zip(created, create, strict=True):
+            new_links.extend(through(chargeline_id=model.pk, administration_id=pk) for pk in pks)
+        if new_links:
+            through.objects.bulk_create(new_links)
 
 
 def derivation_apply(*, derivation: Derivation, encounter: Encounter) -> None:

@@ -160,3 +160,32 @@ def encounter_record_view(*, encounter: Encounter, actor: Any) -> None:
         patient_ref=encounter.patient_ref,
         detail={"encounter": encounter.pk},
     )
+
+
+@transaction.atomic
+def encounter_void(*, encounter: Encounter, actor: Any, reason: str) -> Encounter:
+    """Voids an encounter charted by mistake before it was signed; its draft charge sets go to void."""
+    from django.core.exceptions import ValidationError
+
+    from charges.services.charge_sets import charge_set_transition
+
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give a reason for voiding this encounter."})
+    locked = Encounter.objects.select_for_update(of=("self",)).get(pk=encounter.pk)
+    if locked.status != EncounterStatus.OPEN:
+        raise SigningRefused("Only an encounter that was not signed can be voided here.")
+    for charge_set in locked.charge_sets.filter(status=Status.DRAFT):
+        charge_set_transition(charge_set=charge_set, to_status=Status.VOID, actor=actor, reason=reason)
+    locked.status = EncounterStatus.VOID
+    locked.updated_by = actor
+    locked._change_reason = reason
+    locked.save(update_fields=["status", "updated_by", "updated_at"])
+    audit(
+        action="encounter.void",
+        actor=actor,
+        obj=locked,
+        center_id=locked.center_id,
+        patient_ref=locked.patient_ref,
+        detail={"encounter": locked.pk, "reason": reason},
+    )
+    return locked

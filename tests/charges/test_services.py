@@ -210,3 +210,20 @@ def test_derived_dates_in_center_zone(encounter, nurse):
     derivation = derivation_run(encounter_id=encounter.pk)
     dates = {line["date"] for line in derivation.output["lines"]}
     assert "2025-03-04" in dates
+
+
+def test_void_and_purge_voided_drafts(encounter, nurse):
+    from charges.retention import purge_voided_drafts
+    from charges.services.encounters import encounter_void
+
+    chart(encounter, nurse)
+    derivation_run(encounter_id=encounter.pk)
+    with pytest.raises(ValidationError):
+        encounter_void(encounter=encounter, actor=nurse, reason="")
+    encounter_void(encounter=encounter, actor=nurse, reason="wrong patient")
+    assert set(ChargeSet.objects.filter(encounter=encounter).values_list("status", flat=True)) == {Status.VOID}
+    later = datetime.date.today() + datetime.timedelta(days=2)
+    assert purge_voided_drafts(before=datetime.date(2000, 1, 1), dry_run=False) == 0
+    assert purge_voided_drafts(before=later, dry_run=True) == 1
+    assert purge_voided_drafts(before=later, dry_run=False) == 1
+    assert not type(encounter).objects.filter(pk=encounter.pk).exists()
