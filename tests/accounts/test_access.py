@@ -108,10 +108,10 @@ def test_role_changes_are_audited(admin_user, center):
 
 @pytest.mark.django_db
 def test_users_are_deactivated_never_deleted(admin_user, nurse):
-    with pytest.raises(ProtectedError):  # memberships protect their user
+    with pytest.raises(ProtectedError), transaction.atomic():  # memberships protect their user
         nurse.delete()
     loner = UserFactory(username="loner")
-    with pytest.raises(UserDeletionRefused):
+    with pytest.raises(UserDeletionRefused), transaction.atomic():
         loner.delete()
     user_deactivate(actor=admin_user, user=nurse)
     nurse.refresh_from_db()
