@@ -19,8 +19,8 @@ import threading
 from collections.abc import Iterable
 
 from charges.engine import snapshot
+from codebook.cells import to_cell
 from codebook.models import CODEBOOK_MODELS, CodebookRevision, PayerNote
-from codebook.rows import row_cells
 
 _cache_lock = threading.Lock()
 _cache: dict[str, snapshot.RulesBook] = {}
@@ -30,10 +30,14 @@ def codebook_tables() -> dict[str, list[dict[str, str]]]:
     """Every codebook table as ``{table: [{column: cell text}, ...]}``, rows in load order."""
     tables: dict[str, list[dict[str, str]]] = {}
     for model in CODEBOOK_MODELS:
-        rows = model.objects.order_by("pk")
-        if model is PayerNote:
-            rows = rows.select_related("payer")
-        tables[model.TABLE] = [row_cells(row) for row in rows]
+        columns = model.COLUMNS
+        lookups = ["payer__key" if column.kind == "payer" else column.field for column in columns]
+        kinds = ["text" if column.kind == "payer" else column.kind for column in columns]
+        names = [column.name for column in columns]
+        tables[model.TABLE] = [
+            {name: to_cell(value, kind) for name, kind, value in zip(names, kinds, values, strict=True)}
+            for values in model.objects.order_by("pk").values_list(*lookups)
+        ]
     return tables
 
 
