@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.access import centers_for
@@ -50,7 +50,7 @@ _VALUES = (
     "charge_set__encounter__payer",
     "charge_set__encounter__diagnoses",
     "export_item__batch__number",
-    "approver",
+    "charge_set_id",
 )
 
 
@@ -59,12 +59,17 @@ def manager_centers(user: Any) -> QuerySet[Center]:
     return centers_for(user, *MANAGER_ROLES).order_by("name")
 
 
-def _approver_subquery() -> Subquery:
-    return Subquery(
-        ChargeSetTransition.objects.filter(charge_set=OuterRef("charge_set"), to_status=Status.APPROVED)
-        .order_by("-created_at", "-pk")
-        .values("actor__username")[:1]
+def approvers_of(set_ids: Iterable[int]) -> dict[int, str]:
+    """charge set id -> username of its latest approval (one query for a chunk of sets)."""
+    found: dict[int, str] = {}
+    rows = (
+        ChargeSetTransition.objects.filter(charge_set_id__in=list(set_ids), to_status=Status.APPROVED)
+        .order_by("charge_set_id", "created_at", "pk")
+        .values_list("charge_set_id", "actor__username")
     )
+    for set_id, username in rows:
+        found[set_id] = username or ""  # the latest approval wins
+    return found
 
 
 def report_lines(
@@ -73,19 +78,14 @@ def report_lines(
     date_from: datetime.date,
     date_to: datetime.date,
     statuses: Iterable[str] = REPORT_STATUSES,
-    with_approver: bool = True,
 ) -> QuerySet[ChargeLine]:
-    """Charge lines of the centers with a date of service in [date_from, date_to], in report order.
-
-    `with_approver=False` leaves out the approver subquery (for totals and counts)."""
+    """Charge lines of the centers with a date of service in [date_from, date_to], in report order."""
     lines = ChargeLine.objects.filter(
         charge_set__encounter__center_id__in=list(center_ids),
         service_date__gte=date_from,
         service_date__lte=date_to,
         charge_set__status__in=list(statuses),
     )
-    if with_approver:
-        lines = lines.annotate(approver=_approver_subquery())
     return lines.order_by("service_date", "charge_set__encounter_id", "charge_set_id", "position", "pk")
 
 
@@ -105,14 +105,12 @@ def batches_closing(center: Center, day: datetime.date) -> QuerySet:
 
 def batch_lines(batch: Any) -> QuerySet[ChargeLine]:
     """The lines of one export batch, in batch order."""
-    return (
-        ChargeLine.objects.filter(export_item__batch=batch)
-        .annotate(approver=_approver_subquery())
-        .order_by("charge_set__encounter_id", "export_item__position", "pk")
+    return ChargeLine.objects.filter(export_item__batch=batch).order_by(
+        "charge_set__encounter_id", "export_item__position", "pk"
     )
 
 
-def _row(values: dict[str, Any]) -> ReportRow:
+def _row(values: dict[str, Any], approvers: dict[int, str]) -> ReportRow:
     transaction = values["transaction_type"]
     diagnoses = [str(code) for code in values["charge_set__encounter__diagnoses"] or [] if code]
     modifiers = [str(code) for code in values["modifiers"] or [] if code]
@@ -137,14 +135,26 @@ def _row(values: dict[str, Any]) -> ReportRow:
         "diagnosis_list": diagnoses,
         "status": values["charge_set__status"],
         "batch": values["export_item__batch__number"],
-        "approved_by": values["approver"] or "",
+        "approved_by": approvers.get(values["charge_set_id"], ""),
     }
 
 
 def iter_rows(lines: QuerySet[ChargeLine], *, chunk_size: int = CHUNK_SIZE) -> Iterator[ReportRow]:
-    """Report rows of a line queryset, read in chunks."""
+    """Report rows of a line queryset, read in chunks; the approvers of each chunk in one query."""
+    chunk: list[dict[str, Any]] = []
     for values in lines.values(*_VALUES).iterator(chunk_size=chunk_size):
-        yield _row(values)
+        chunk.append(values)
+        if len(chunk) >= chunk_size:
+            yield from _rows(chunk)
+            chunk = []
+    if chunk:
+        yield from _rows(chunk)
+
+
+def _rows(chunk: list[dict[str, Any]]) -> Iterator[ReportRow]:
+    approvers = approvers_of({values["charge_set_id"] for values in chunk})
+    for values in chunk:
+        yield _row(values, approvers)
 
 
 def report_totals(lines: QuerySet[ChargeLine]) -> Totals:

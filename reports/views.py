@@ -148,14 +148,7 @@ def report(request):
             {
                 "rows": rows[:PAGE_ROWS],
                 "truncated": len(rows) > PAGE_ROWS,
-                "totals": selectors.report_totals(
-                    selectors.report_lines(
-                        center_ids=[c.pk for c in chosen],
-                        date_from=form.cleaned_data["date_from"],
-                        date_to=form.cleaned_data["date_to"],
-                        with_approver=False,
-                    )
-                ),
+                "totals": selectors.report_totals(lines),
                 "query": urlencode(
                     {
                         "center": form.cleaned_data.get("center") or "",
@@ -208,7 +201,7 @@ def day_pdf(request):
         return render(request, "reports/report.html", {"form": _report_form(request, centers), "pdf_form": form}, 400)
     center, day = form.center_obj(), form.cleaned_data["date"]
     services.report_download_record(actor=request.user, kind="pdf", center_ids=[center.pk], date_from=day, date_to=day)
-    totals_lines = selectors.report_lines(center_ids=[center.pk], date_from=day, date_to=day, with_approver=False)
+    totals_lines = selectors.report_lines(center_ids=[center.pk], date_from=day, date_to=day)
     batches = [(b.number, b.line_count, b.net_total) for b in selectors.batches_closing(center, day)]
     data = day_summary_pdf(
         center_name=center.name,

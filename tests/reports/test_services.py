@@ -108,7 +108,7 @@ def test_credit_and_rebill_go_into_the_next_batch_and_hl7_as_cd_cg(codebook, app
     ]
     assert segments[0].ft1_4.to_er7() == "20250304"
     # the report nets the credit against the original: 96415 now 2 units, 140.00
-    lines = selectors.report_lines(center_ids=[center.pk], date_from=DOS, date_to=DOS, with_approver=False)
+    lines = selectors.report_lines(center_ids=[center.pk], date_from=DOS, date_to=DOS)
     totals = selectors.report_totals(lines)
     assert totals.by_code["96415"].units == 2
     assert totals.by_code["96415"].amount == Decimal("140.00")
@@ -176,9 +176,7 @@ def test_report_totals_equal_the_lines(center, other_center, nurse, coder, manag
     rows = list(selectors.iter_rows(lines, chunk_size=2))
     assert len(rows) == 4  # void set and the other center and day left out
     from_rows = totals_of(rows)
-    from_db = selectors.report_totals(
-        selectors.report_lines(center_ids=[center.pk], date_from=DOS, date_to=DOS, with_approver=False)
-    )
+    from_db = selectors.report_totals(selectors.report_lines(center_ids=[center.pk], date_from=DOS, date_to=DOS))
     assert from_db.overall.amount == from_rows.overall.amount == sum(r["amount"] for r in rows) == Decimal("7520.00")
     assert from_db.overall.units == from_rows.overall.units == 75
     assert {k: (t.lines, t.units, t.amount) for k, t in from_db.by_code.items()} == {
