@@ -111,6 +111,14 @@ TIMED_KINDS = (
     "other",
 )
 
+# The administration fields of engine-io.md (the damaged-input property replaces them with arbitrary JSON).
+ADMINISTRATION_FIELDS = (
+    *("id", "drug", "hcpcs", "category", "route", "pump_type", "pump_supplied_by", "site"),
+    *("separate_site_required", "separate_site_reason", "integral_to", "start", "stop", "dose", "dose_unit"),
+    *("wasted", "ndc", "single_dose_container", "acquired_340b", "purpose", "primary_reason"),
+    *("separate_encounter", "pauses", "bag", "hormonal", "billing_unit"),
+)
+
 # Every HCPCS the strategies write (test_properties checks the seed knows each one).
 STRATEGY_HCPCS = frozenset(
     row[1] for row in (*CHEMO_DRUGS, *THERAPEUTIC_DRUGS, *FLUIDS, *ELECTROLYTES, *INJECTIONS) if row[1] is not None

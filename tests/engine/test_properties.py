@@ -40,6 +40,16 @@ WARNING_CODES = frozenset(
     "ADDON_DATE_SPLIT MISSING_DOSE WASTE_NOT_DOCUMENTED MISSING_NDC ADDON_WITHOUT_PRIMARY MUE_EXCEEDED "
     "OVERLAPPING_PUSHES UNKNOWN_DRUG UNKNOWN_PAYER".split()
 )
+ERROR_CODES = frozenset(
+    "STOP_BEFORE_START PAUSE_OUTSIDE BAD_TIME NONEXISTENT_LOCAL_TIME AMBIGUOUS_LOCAL_TIME UNKNOWN_SETTING "
+    "UNKNOWN_ROUTE MISSING_CATEGORY DOSE_UNIT_MISMATCH NOT_340B_ENTITY DUPLICATE_ID NO_CODEBOOK_FOR_DATE "
+    "BAD_TIMEZONE BAD_ENCOUNTER".split()
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 # Initial codes of the IV ranks (R9), the services the Sites convention pools per access site.
 # SC infusion (96369) and intra-arterial infusion (96422) are other access types, outside the ranks.
 IV_INITIAL_CODES = frozenset({"96413", "96409", "96365", "96374", "96360"})
@@ -104,6 +114,63 @@ def test_never_raises_and_no_error_on_well_formed_input(encounter):
     result = derive(encounter)
     assert_well_formed(encounter, result)
     json.dumps(result)  # plain JSON data
+
+
+FIELDS = sorted(
+    {
+        *("id", "setting", "payer", "timezone", "diagnoses", "em", "administrations", "billing_entity"),
+        *("department_status", "other_services", "place_of_service", "code", "separately_identifiable"),
+        *S.ADMINISTRATION_FIELDS,
+        "unexpected",
+    }
+)
+DAMAGES = st.lists(
+    st.tuples(st.integers(0, 30), st.sampled_from(FIELDS), st.booleans(), JSON_VALUES), min_size=1, max_size=3
+)
+LIST_AS_CATEGORY = {
+    "id": "E1",
+    "setting": "facility",
+    "administrations": [
+        {"id": "A1", "drug": "x", "category": "chemo", "route": "iv_infusion",
+         "start": "2025-03-04T10:00", "stop": "2025-03-04T11:00"},
+    ],
+}  # fmt: skip
+
+
+def damage(encounter: dict, damages: list[tuple[int, str, bool, object]]) -> dict:
+    """ENCOUNTER with fields deleted or replaced by arbitrary JSON (targets: the encounter, its E/M,
+    administrations and pauses, picked by index)."""
+    for index, key, delete, value in damages:
+        admins = encounter.get("administrations")
+        admins = [a for a in admins if isinstance(a, dict)] if isinstance(admins, list) else []
+        pauses = [p for a in admins if isinstance(a.get("pauses"), list) for p in a["pauses"] if isinstance(p, dict)]
+        em = [encounter["em"]] if isinstance(encounter.get("em"), dict) else []
+        targets = [encounter, *admins, *pauses, *em]
+        target = targets[index % len(targets)]
+        if delete:
+            target.pop(key, None)
+        else:
+            target[key] = value
+        event(f"{'deleted' if delete else 'replaced'} {key}")
+    return encounter
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug reported to engine-core: a list as category, route or purpose raises TypeError in parse.py",
+)
+@example(encounter=LIST_AS_CATEGORY, damages=[(1, "category", False, [])])
+@given(encounter=S.encounters(max_admins=3), damages=DAMAGES)
+def test_never_raises_on_damaged_input(encounter, damages):
+    """contracts.md §3: a bad encounter comes back with errors (closed list) and no lines, never an exception."""
+    encounter = damage(json.loads(json.dumps(encounter)), damages)
+    result = derive_encounter(encounter, book())
+    assert set(result) == {"id", "lines", "warnings", "errors"}
+    assert {error["code"] for error in result["errors"]} <= ERROR_CODES, result["errors"]
+    assert {warning["code"] for warning in result["warnings"]} <= WARNING_CODES, result["warnings"]
+    if result["errors"]:
+        assert result["lines"] == []
+    json.dumps(result)
 
 
 def test_strategy_uses_only_codes_of_the_seed():
