@@ -8,8 +8,6 @@ the same output whatever the order of the administrations (every iteration is ov
 
 from __future__ import annotations
 
-import datetime
-
 from . import ENGINE_VERSION
 from . import constants as C
 from .context import Context, Item
@@ -23,6 +21,7 @@ from .types import Encounter, EncounterError, Issue, Line
 __all__ = ["ENGINE_VERSION", "derive_document", "derive_encounter", "derive_parsed", "parse_encounter"]
 
 _IV_ROUTES = frozenset({"iv_infusion", "iv_push"})
+_TEXT_KEYS: dict[str, str] = {}
 
 
 def derive_encounter(encounter: dict, book: RulesBook) -> dict:
@@ -94,7 +93,11 @@ def _resolve(ctx: Context, encounter: Encounter) -> list[Item]:
         if drug is not None and not drug.unclassified:
             key = drug.ingredient
         else:
-            key = " ".join(admin.drug.split()).casefold()
+            key = _TEXT_KEYS.get(admin.drug)
+            if key is None:
+                key = " ".join(admin.drug.split()).casefold()
+                if len(_TEXT_KEYS) < 100_000:
+                    _TEXT_KEYS[admin.drug] = key
         hormonal = admin.hormonal if admin.hormonal is not None else bool(drug is not None and drug.hormonal)
         item = Item(admin, drug, category, key, hormonal)
         if (
@@ -118,7 +121,7 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
     if not admins:
         return [], []
     first_date = local_date(encounter.tz, encounter.timezone, admins[0].start)
-    snapshot = book.for_date(datetime.date.fromisoformat(first_date))
+    snapshot = book.for_iso(first_date)
     if snapshot is None:
         raise EncounterError(
             "NO_CODEBOOK_FOR_DATE", None, f"the codebook {book.version} has no rules for {first_date}."

@@ -37,8 +37,17 @@ class Item:
         self.vaccine_kind = drug.vaccine_kind if drug is not None else ""
         self.hormonal = hormonal
         self.electrolyte = bool(drug is not None and drug.electrolyte)
-        self.run = running(admin.start, admin.end, admin.pauses)
-        self.own = sum(stop - start for start, stop in self.run)
+        start = admin.start
+        stop = admin.stop
+        if admin.pauses:
+            self.run = running(start, start if stop is None else stop, admin.pauses)
+            self.own = sum(b - a for a, b in self.run)
+        elif stop is not None and stop > start:
+            self.run = [(start, stop)]
+            self.own = stop - start
+        else:
+            self.run = []
+            self.own = 0
         self.site = admin.site
         self.label = admin.drug
 

@@ -264,12 +264,27 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
     """All IV lines of one encounter group, per site: [(site, lines, initial service)] in R8/R21 order."""
     assign_sites(ctx, items)
     services = build_services(ctx, items)
-    hydration = [s for s in services if s.kind == "hydration"]
-    fluids = [s for s in services if s.kind == "fluid"]
-    pushes = sorted((s for s in services if s.kind == "push"), key=lambda s: (s.start, s.ids))
-    infusions = _merge_same_drug([s for s in services if s.kind == "infusion"])
+    hydration = []
+    fluids = []
+    pushes = []
+    infusions = []
+    for service in services:
+        kind = service.kind
+        if kind == "infusion":
+            infusions.append(service)
+        elif kind == "push":
+            pushes.append(service)
+        elif kind == "hydration":
+            hydration.append(service)
+        else:
+            fluids.append(service)
+    if len(pushes) > 1:
+        pushes.sort(key=_time_key)
+    if len(infusions) > 1:
+        infusions = _merge_same_drug(infusions)
     # R13: a later infusion of a drug already infused in the group (more than 10 minutes after) is a repeat.
-    infusions.sort(key=lambda s: (s.start, s.ids))
+    if len(infusions) > 1:
+        infusions.sort(key=_time_key)
     latest_by_key: dict[frozenset, Service] = {}
     for service in infusions:
         earlier = latest_by_key.get(service.keys)
@@ -286,23 +301,33 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
     )
     site_hydration = _hydration_minutes(ctx, hydration, fluids, blocking)
     _check_overlapping_pushes(ctx, pushes)
-    reported_pushes = _classify_pushes(ctx, pushes, infusions, infused_keys)
+    _classify_pushes(ctx, pushes, infusions, infused_keys)
     # Sites of the group.
-    site_names = sorted(
-        {s.site for s in infusions}
-        | {s.site for s in reported_pushes}
-        | set(site_hydration)
-        | {s.site for s in pushes if s.role == "repeat_push"}
-    )
+    sites = {s.site for s in infusions}
+    sites.update(s.site for s in pushes if s.role == "new_push" or s.role == "repeat_push")
+    sites.update(site_hydration)
+    use_primary = not ctx.facility
     results = []
-    for site in site_names:
+    if len(sites) == 1:
+        site = next(iter(sites))
+        site_pushes = [s for s in pushes if s.role == "new_push" or s.role == "repeat_push"]
+        hyd = site_hydration.get(site)
+        lines, initial = _code_site(ctx, site, infusions, site_pushes, hyd, use_primary=use_primary)
+        if lines:
+            results.append((site, lines, initial, infusions, site_pushes, hyd))
+        return results
+    for site in sorted(sites):
         site_infusions = [s for s in infusions if s.site == site]
         site_pushes = [s for s in pushes if s.site == site and s.role in ("new_push", "repeat_push")]
         hyd = site_hydration.get(site)
-        lines, initial = _code_site(ctx, site, site_infusions, site_pushes, hyd, use_primary=not ctx.facility)
+        lines, initial = _code_site(ctx, site, site_infusions, site_pushes, hyd, use_primary=use_primary)
         if lines:
             results.append((site, lines, initial, site_infusions, site_pushes, hyd))
     return results
+
+
+def _time_key(service: Service):
+    return (service.start, service.ids)
 
 
 def recode_site(ctx: Context, entry) -> tuple[list[Line], Service | None]:
@@ -324,6 +349,8 @@ def _origin(service: Service) -> Service:
 def _hydration_minutes(ctx: Context, hydration: list[Service], fluids: list[Service], blocking) -> dict:
     """R3/R4: countable hydration minutes of the group, per site; warnings for short or undocumented fluid."""
     result: dict[str, tuple[list, Service]] = {}
+    if not hydration and not fluids:
+        return result
     for fluid in fluids:
         countable = length(subtract(fluid.run, blocking))
         if countable >= C.HYDRATION_MIN_MINUTES:

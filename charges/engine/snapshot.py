@@ -431,6 +431,7 @@ class RulesBook:
         self._boundaries = sorted(boundaries)
         self._segments: dict[int, RulesSnapshot | None] = {}
         self._by_day: dict[datetime.date, RulesSnapshot | None] = {}
+        self._by_iso: dict[str, RulesSnapshot | None] = {}
 
     def for_date(self, day: datetime.date) -> RulesSnapshot | None:
         """The snapshot valid on DAY, or None when the codebook has no procedure codes or payers for it."""
@@ -444,6 +445,14 @@ class RulesBook:
         snapshot = self._segments[segment]
         self._by_day[day] = snapshot
         return snapshot
+
+    def for_iso(self, iso: str) -> RulesSnapshot | None:
+        """for_date of an ISO date text (cached by the text; the engine's hot path)."""
+        try:
+            return self._by_iso[iso]
+        except KeyError:
+            snapshot = self._by_iso[iso] = self.for_date(datetime.date.fromisoformat(iso))
+            return snapshot
 
     def _rows(self, table: str, day: datetime.date) -> list[tuple[int, dict[str, str]]]:
         iso = day.isoformat()
