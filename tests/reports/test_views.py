@@ -201,3 +201,24 @@ def test_resend_needs_reason_and_password(approved_set, center, manager, client_
     assert audit_actions(action="export.resend") == ["export.resend", "export.resend"]
     page = body(client.get(reverse("reports:batch", args=[batch.pk])))
     assert "lost by billing" in page and ">Re-send</button>" in page
+
+
+def test_dashboard_and_report_query_counts_do_not_grow_with_the_data(center, nurse, coder, manager, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(manager)
+
+    def counts():
+        with time_machine.travel(datetime.datetime(2025, 3, 6, 15, 0, tzinfo=datetime.UTC)):
+            with CaptureQueriesContext(connection) as dash:
+                assert client.get(reverse("reports:dashboard")).status_code == 200
+            with CaptureQueriesContext(connection) as report:
+                assert client.get(reverse("reports:report"), REPORT_QUERY).status_code == 200
+        return len(dash), len(report)
+
+    approve(make_set(center, nurse), coder)
+    small = counts()
+    for i in range(6):
+        approve(make_set(center, nurse, mrn=f"MRN-Q{i}"), coder)
+    assert counts() == small
