@@ -57,7 +57,8 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, request, transactional_db, live_server):
+    """A fresh browser context; closed before the database is flushed (it depends on the db fixtures)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()

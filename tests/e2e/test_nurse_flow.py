@@ -163,3 +163,8 @@ def test_add_administration_by_keyboard_alone(page, e2e_site):
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
     page.locator("#administrations-block").get_by_text("ondansetron").first.wait_for()
+    page.wait_for_timeout(1500)
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    saved = page.locator("#administrations-block").get_by_text("ondansetron", exact=False).count()
+    assert saved == 1, f"saved {saved} times"
