@@ -209,12 +209,12 @@ class AdministrationForm(StyledForm):
     site = forms.CharField(label="Site", max_length=20, initial="A", help_text="Vascular access, e.g. A or B")
     start_date = forms.DateField(label="Date given", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.CharField(
-        label="Start", widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "14:30"})
+        label="Start", widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "hh:mm"})
     )
     start_fold = forms.ChoiceField(label="Which one?", choices=_FOLD_CHOICES, required=False, widget=forms.RadioSelect)
     stop_date = forms.DateField(label="Date ended", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     stop_time = forms.CharField(
-        label="Stop", required=False, widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "15:45"})
+        label="Stop", required=False, widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "hh:mm"})
     )
     stop_fold = forms.ChoiceField(label="Which one?", choices=_FOLD_CHOICES, required=False, widget=forms.RadioSelect)
     stop_next_day = forms.BooleanField(label="Yes, the next day", required=False)
