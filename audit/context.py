@@ -6,6 +6,7 @@ task id. `audit.services.audit_record` copies it onto every row, so services nev
     bind(request_id="abc123", client_address="10.0.0.5", user_id=7)   # until clear()
     with bind(task_id=task.request.id):                               # restored on exit
         ...
+    binding = bind(task_id=...); ...; binding.reset()                 # same, by hand
     current().request_id
 
 A `ContextVar` keeps threads and asyncio tasks apart.
@@ -53,6 +54,10 @@ class _Binding:
         return _context.get()
 
     def __exit__(self, *exc_info: object) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Restores the context from before this `bind()` (for callers that cannot use `with`)."""
         _context.reset(self._token)
 
 

@@ -34,6 +34,14 @@ def test_bind_as_context_manager_restores_the_previous_values():
     assert context.current().request_id == "outer-request"
 
 
+def test_reset_by_hand_keeps_the_request_context_after_an_eager_task():
+    context.bind(request_id="web-request-1", user_id=3)
+    binding = context.bind(task_id="task-9")
+    assert (context.current().request_id, context.current().task_id) == ("web-request-1", "task-9")
+    binding.reset()
+    assert context.current() == context.AuditContext(request_id="web-request-1", user_id=3)
+
+
 def test_unknown_field_is_refused():
     with pytest.raises(TypeError, match="unknown field"):
         context.bind(patient_name="x")
