@@ -84,11 +84,9 @@ def _require_role(actor: Any, center_id: int, *roles: str) -> None:
 
 def _lock(charge_set: ChargeSet, expected_version: int | None) -> ChargeSet:
     """The set, row-locked, with the optimistic-lock check."""
-    locked = (
-        ChargeSet.objects.select_for_update(of=("self",))
-        .select_related("encounter", "updated_by")
-        .get(pk=charge_set.pk)
-    )
+    # updated_by is read after the lock, not joined: a row re-read after waiting for the lock on
+    # PostgreSQL keeps the joined rows of its first read, which would name the wrong user.
+    locked = ChargeSet.objects.select_for_update(of=("self",)).select_related("encounter").get(pk=charge_set.pk)
     if expected_version is not None and locked.version != int(expected_version):
         raise StaleVersion(changed_by=_user_label(locked.updated_by), changed_at=locked.updated_at)
     return locked

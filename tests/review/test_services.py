@@ -404,3 +404,59 @@ def test_accept_new_lines_after_export_credits_the_difference(ready_set, coder, 
         ("96415", "credit", 3),
     ]
     assert services.batch_totals(batch)["net"] == Decimal("-125.00")  # -55 push, -70 one hour
+
+
+# --- audit: every action writes its row, in the same transaction ---------------------------------------
+
+
+def test_every_action_writes_its_audit_row(ready_set, coder, coder2, nurse, manager, center):
+    from audit.models import AuditEvent
+
+    def rows_after(action_callable):
+        before = AuditEvent.objects.count()
+        action_callable()
+        return list(AuditEvent.objects.order_by("pk")[before:].values_list("action", "detail", "patient_ref", "user"))
+
+    def only(rows, name):
+        found = [r for r in rows if r[0] == name]
+        assert len(found) == 1, rows
+        return found[0]
+
+    ref = ready_set.encounter.patient_ref
+    hold = rows_after(lambda: services.review_hold(charge_set=fresh(ready_set), actor=coder, reason="r"))
+    assert only(hold, "charge_set.transition")[1]["to"] == Status.ON_HOLD
+    release = rows_after(lambda: services.review_release(charge_set=fresh(ready_set), actor=coder, reason="r"))
+    assert only(release, "charge_set.transition")[1]["to"] == Status.READY
+    corrected = rows_after(
+        lambda: services.line_correct(line=line(ready_set, "96415"), actor=coder, units=2, reason="why")
+    )
+    assert only(corrected, "review.line_correct")[2:] == (ref, coder.pk)
+    only(
+        rows_after(lambda: services.line_add(charge_set=ready_set, actor=coder, code="96374", units=1, reason="r")),
+        "review.line_add",
+    )
+    only(
+        rows_after(lambda: services.line_remove(line=line(ready_set, "96374"), actor=coder, reason="r")),
+        "review.line_remove",
+    )
+    query_rows = rows_after(lambda: services.query_create(charge_set=fresh(ready_set), actor=coder, question="q"))
+    only(query_rows, "review.query_create")
+    query = DocumentationQuery.objects.get()
+    only(rows_after(lambda: services.query_answer(query=query, actor=nurse, answer="a")), "review.query_answer")
+    only(rows_after(lambda: services.query_close(query=query, actor=coder)), "review.query_close")
+    approve = rows_after(lambda: services.review_approve(charge_set=fresh(ready_set), actor=coder2))
+    assert only(approve, "charge_set.transition")[1]["to"] == Status.APPROVED
+    export = rows_after(lambda: services.export_batch_create(center=center, date=DOS, actor=manager))
+    only(export, "export.batch_create")
+
+
+def test_a_refused_action_leaves_no_audit_row_and_no_change(ready_set, coder):
+    from audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError):
+        services.line_correct(line=line(ready_set, "96415"), actor=coder, units=2, reason="")
+    with pytest.raises(StaleVersion):
+        services.line_correct(line=line(ready_set, "96415"), actor=coder, units=2, reason="r", expected_version=99)
+    assert AuditEvent.objects.count() == before
+    assert line(ready_set, "96415").units == 3 and fresh(ready_set).version == 1
