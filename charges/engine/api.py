@@ -53,6 +53,14 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
         lines, warnings = _derive(encounter, book)
     except EncounterError as error:
         return {"id": encounter.id, "lines": [], "warnings": [], "errors": [error.issue.as_dict()]}
+    except Exception as error:  # noqa: BLE001 - the contract: never raise for one encounter
+        message = f"internal engine error ({type(error).__name__}); the encounter was not coded, please report it"
+        return {
+            "id": encounter.id,
+            "lines": [],
+            "warnings": [],
+            "errors": [{"code": "BAD_ENCOUNTER", "administration": None, "message": message}],
+        }
     seen = set()
     unique = []
     for warning in warnings:

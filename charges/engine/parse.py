@@ -276,12 +276,12 @@ def _administration(raw, index: int, tz, tzname: str) -> Administration:
     admin_id = _text(get("id"), None, f"administration #{index + 1} id", required=True)
     drug = _text(get("drug"), admin_id, "drug", required=True)
     route = get("route")
-    if route not in _ROUTES:
+    if route.__class__ is not str or route not in _ROUTES:
         if route is None:
             raise _Bad("BAD_ENCOUNTER", admin_id, "route is required")
         raise _Bad("UNKNOWN_ROUTE", admin_id, f"route {route!r} is not one of the documented routes")
     category = get("category")
-    if category is not None and category not in _CATEGORIES:
+    if category is not None and (category.__class__ is not str or category not in _CATEGORIES):
         raise _Bad("BAD_ENCOUNTER", admin_id, f"category {category!r} must be chemo, therapeutic or hydration")
     hcpcs = get("hcpcs")
     if hcpcs is not None:
@@ -318,7 +318,7 @@ def _administration(raw, index: int, tz, tzname: str) -> Administration:
     elif raw_pauses is not None and not isinstance(raw_pauses, list):
         raise _Bad("BAD_ENCOUNTER", admin_id, "pauses must be a list of {start, stop}")
     purpose = get("purpose")
-    if purpose is not None and purpose not in _PURPOSES:
+    if purpose is not None and (purpose.__class__ is not str or purpose not in _PURPOSES):
         raise _Bad(
             "BAD_ENCOUNTER", admin_id, f"purpose {purpose!r} is not hydration, kvo, carrier or electrolyte_replacement"
         )
@@ -435,8 +435,7 @@ def parse_encounter(raw) -> tuple[Encounter | None, list[Issue]]:
         try:
             admin = _administration(item, index, tz, tzname)
         except _Bad as bad:
-            if len(errors) < _MAX_ERRORS:
-                errors.append(Issue(bad.code, bad.administration, bad.message))
+            errors.append(Issue(bad.code, bad.administration, bad.message))
             continue
         if admin.id in seen:
             errors.append(Issue("DUPLICATE_ID", admin.id, f"administration id {admin.id!r} is used twice"))
@@ -444,7 +443,8 @@ def parse_encounter(raw) -> tuple[Encounter | None, list[Issue]]:
         seen.add(admin.id)
         administrations.append(admin)
     if errors:
-        return None, errors
+        errors.sort(key=lambda e: (e.administration or "", e.code, e.message))  # independent of input order
+        return None, errors[:_MAX_ERRORS]
     administrations.sort(key=lambda a: (a.start, a.id))
     return (
         Encounter(
