@@ -127,7 +127,7 @@ FIELDS = sorted(
 DAMAGES = st.lists(
     st.tuples(st.integers(0, 30), st.sampled_from(FIELDS), st.booleans(), JSON_VALUES), min_size=1, max_size=3
 )
-LIST_AS_CATEGORY = {
+LIST_AS_CATEGORY = {  # raised TypeError in parse.py before the fix
     "id": "E1",
     "setting": "facility",
     "administrations": [
@@ -155,10 +155,6 @@ def damage(encounter: dict, damages: list[tuple[int, str, bool, object]]) -> dic
     return encounter
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug reported to engine-core: a list as category, route or purpose raises TypeError in parse.py",
-)
 @example(encounter=LIST_AS_CATEGORY, damages=[(1, "category", False, [])])
 @given(encounter=S.encounters(max_admins=3), damages=DAMAGES)
 def test_never_raises_on_damaged_input(encounter, damages):
@@ -201,7 +197,8 @@ def addon_problems(encounter: dict, result: dict) -> list[str]:
     return problems
 
 
-# Found by this property: 96367 dropped by R20 (its primary 96409 is on the next day), but its 96366 hours kept.
+# Found by this property (fixed in the engine): 96367 dropped by R20 (its primary 96409 is on the next day),
+# but its 96366 hours kept.
 ADDON_OF_A_DROPPED_ADDON = {
     "id": "E1",
     "setting": "professional",
@@ -214,10 +211,6 @@ ADDON_OF_A_DROPPED_ADDON = {
 }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug reported to engine-core: R20 keeps 96366 after dropping its primary 96367 (same date)",
-)
 @example(ADDON_OF_A_DROPPED_ADDON)
 @given(S.encounters())
 def test_no_addon_without_an_eligible_primary(encounter):
