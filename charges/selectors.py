@@ -41,12 +41,12 @@ def board_encounters(*, user: Any, day: datetime.date, center_ids: list[int] | N
     )
 
 
-def running_administrations(*, user: Any) -> QuerySet[Administration]:
+def running_administrations(*, user: Any, center_ids: list[int] | None = None) -> QuerySet[Administration]:
     """Infusions still running (no stop time) at the nurse's centers, any date, oldest first."""
     from accounts.access import centers_for
     from accounts.roles import Role
 
-    return (
+    qs = (
         Administration.objects.filter(
             encounter__center__in=centers_for(user, Role.NURSE),
             stop_at__isnull=True,
@@ -56,6 +56,9 @@ def running_administrations(*, user: Any) -> QuerySet[Administration]:
         .select_related("encounter", "encounter__center")
         .order_by("start_at", "pk")
     )
+    if center_ids is not None:
+        qs = qs.filter(encounter__center_id__in=center_ids)
+    return qs
 
 
 def encounter_page_queryset(user: Any, *roles: str) -> QuerySet[Encounter]:

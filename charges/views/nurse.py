@@ -57,6 +57,9 @@ def _review_queries(*, user: Any = None, encounter: Any = None) -> Any:
 def board(request: HttpRequest) -> HttpResponse:
     """Today's patients at the nurse's centers and the infusions still running."""
     centers = list(centers_for(request.user, Role.NURSE))
+    current = getattr(request, "center", None)
+    if current is not None and any(c.pk == current.pk for c in centers):
+        centers = [c for c in centers if c.pk == current.pk]  # the center chosen in the navigation bar
     day_text = request.GET.get("date", "")
     day: datetime.date | None = None
     if day_text:
@@ -72,7 +75,7 @@ def board(request: HttpRequest) -> HttpResponse:
             rows.append({"encounter": enc, "running": running, "count": len(enc.administrations.all())})
     running = [
         {"administration": a, "start": local(a.start_at, a.encounter.center)}
-        for a in running_administrations(user=request.user)
+        for a in running_administrations(user=request.user, center_ids=[c.pk for c in centers])
     ]
     return render(
         request,
