@@ -240,3 +240,32 @@ def test_drug_search_view(client_for, nurse, codebook):
     for query in ("ritux", "Rituxan", "rituximb"):
         body = client.get(reverse("charges:drug_search"), {"q": query}).content.decode()
         assert 'data-hcpcs="J9312"' in body
+
+
+def test_without_javascript_the_form_posts_and_redirects(client_for, nurse, encounter):
+    client = client_for(nurse)
+    page = client.get(reverse("charges:administration_new", args=[encounter.pk]))
+    assert page.status_code == 200 and "<html" in page.content.decode()
+    response = post_new(client, encounter, htmx=False)
+    assert response.status_code == 302 and response["Location"] == reverse("charges:encounter", args=[encounter.pk])
+    assert Administration.objects.count() == 1
+
+
+def test_encounter_details_conflict_keeps_input(client_for, nurse, nurse2, encounter):
+    url = reverse("charges:encounter_edit", args=[encounter.pk])
+    base = {
+        "center": encounter.center_id,
+        "service_date": "2025-03-04",
+        "patient_mrn": "MRN-1001",
+        "setting": "facility",
+        "payer": "medicare",
+        "billing_entity": "hospital",
+        "department_status": "on_campus",
+        "version": str(encounter.version),
+    }
+    assert client_for(nurse).post(url, {**base, "patient_name": "Ada King"}).status_code == 302
+    stale = client_for(nurse2).post(url, {**base, "patient_name": "Ada Byron"})
+    body = stale.content.decode()
+    assert f"This was changed by {nurse.get_full_name()}" in body and 'value="Ada Byron"' in body
+    encounter.refresh_from_db()
+    assert encounter.patient_name == "Ada King"
