@@ -32,7 +32,12 @@ CONTENT_TYPES = {FileKind.CSV: "text/csv", FileKind.XLSX: XLSX_CONTENT_TYPE, Fil
 
 
 def _centers(request):
-    return list(selectors.manager_centers(request.user))
+    """The manager's centers. A `center` parameter naming any other center is a 404 (no existence leak)."""
+    centers = list(selectors.manager_centers(request.user))
+    asked = (request.GET.get("center") or request.POST.get("center") or "").strip()
+    if asked and asked not in {str(c.pk) for c in centers}:
+        raise Http404("No such center.")
+    return centers
 
 
 def _today() -> datetime.date:

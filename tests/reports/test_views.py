@@ -61,11 +61,13 @@ def test_a_manager_sees_only_their_centers_lines(approved_set, center, other_cen
     assert "Ada Testpatient" in page and "Other Center Patient" not in page
     text = body(client.get(reverse("reports:report_csv"), REPORT_QUERY))
     assert "MRN0001" in text and "OTHER-MRN" not in text
-    # asking for the other center by id is refused with a message, not data
-    response = client.get(reverse("reports:report_csv"), {**REPORT_QUERY, "center": str(other_center.pk)})
-    assert response.status_code == 400
-    assert "Select a valid choice" in body(response)
+    # asking for the other center by id is a 404, whatever the page
+    other = {**REPORT_QUERY, "center": str(other_center.pk)}
+    for name in ("reports:report", "reports:report_csv", "reports:report_xlsx", "reports:dashboard"):
+        assert client.get(reverse(name), other).status_code == 404
+    assert client.get(reverse("reports:day_pdf"), {"center": other_center.pk, "date": DOS}).status_code == 404
     response = client.post(reverse("reports:close_day"), {"center": str(other_center.pk), "date": DOS.isoformat()})
+    assert response.status_code == 404
     assert not ExportBatch.objects.exists()
 
 
