@@ -352,9 +352,13 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
     facility = ctx.facility
 
     empty: frozenset = frozenset()
+    addon_codes = ctx.snapshot.cache.get("addon-codes")
+    if addon_codes is None:
+        addon_codes = frozenset(table) | frozenset(code for code, info in codes.items() if info.kind == "addon")
+        ctx.snapshot.cache["addon-codes"] = addon_codes
 
     def failing(current: list[Line]) -> list[Line]:
-        addons = [line for line in current if line.code in table or codes_kind(line.code) == "addon"]
+        addons = [line for line in current if line.code in addon_codes]
         if not addons:
             return []
         present = {id(line) for line in current}
@@ -373,10 +377,6 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
             if primaries.isdisjoint(claim_codes if facility else by_date[line.date]):
                 bad.append(line)
         return bad
-
-    def codes_kind(code: str) -> str:
-        info = codes.get(code)
-        return info.kind if info is not None else ""
 
     bad = failing(lines)
     if bad:
@@ -435,9 +435,22 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
 
 def _check_mue(ctx: Context, lines: list[Line]) -> None:
     """R20: units per code and date above the codebook's MUE for the setting -> MUE_EXCEEDED (not cut)."""
+    cache_key = ("mue-limits", ctx.setting)
+    limits = ctx.snapshot.cache.get(cache_key)
+    if limits is None:
+        limits = {
+            code: (info.mue_facility if ctx.facility else info.mue_professional)
+            for code, info in ctx.snapshot.codes.items()
+            if (info.mue_facility if ctx.facility else info.mue_professional) is not None
+        }
+        ctx.snapshot.cache[cache_key] = limits
     totals: dict[tuple[str, str], int] = {}
     for line in lines:
-        totals[(line.code, line.date)] = totals.get((line.code, line.date), 0) + line.units
+        if line.code in limits:
+            key = (line.code, line.date)
+            totals[key] = totals.get(key, 0) + line.units
+    if not totals:
+        return
     codes = ctx.snapshot.codes
     for (code, date), units in totals.items():
         info = codes.get(code)

@@ -380,8 +380,23 @@ def _hydration_minutes(ctx: Context, hydration: list[Service], fluids: list[Serv
             + "; hydration is not reported.",
         )
         return result
+    sites = {s.site for s in hydration}
+    if len(sites) == 1:
+        site = hydration[0].site
+        if len(hydration) == 1:
+            service = hydration[0]
+        else:
+            service = Service([i for s in hydration for i in s.items], "hydration", "hydration", "hydration")
+            service.ids = tuple(sorted({i for s in hydration for i in s.ids}))
+            service.primary = any(s.primary for s in hydration)
+        service.billable = countable
+        service.own = total
+        service.start = countable[0][0]
+        service.rank = C.RANK_HYDRATION
+        result[site] = service
+        return result
     assigned: list = []
-    for site in sorted({s.site for s in hydration}):
+    for site in sorted(sites):
         site_run = union(interval for s in hydration if s.site == site for interval in s.run)
         minutes = subtract(_intersect(site_run, countable), assigned)
         if minutes:
@@ -497,12 +512,20 @@ def _code_site(
     quiet: bool = False,
 ) -> tuple[list[Line], Service | None]:
     """R7 initial, R6 overlaps, R9-R13 codes and R10/R18 dated hours for one site."""
-    candidates = [s for s in infusions if s.repeat_of is None] + [p for p in pushes if p.role == "new_push"]
+    candidates = []
+    for service in infusions:
+        service.rank = C.RANK_CHEMO_INFUSION if service.category == "chemo" else C.RANK_THERAPEUTIC_INFUSION
+        if service.repeat_of is None:
+            candidates.append(service)
+    for service in pushes:
+        service.rank = C.RANK_CHEMO_PUSH if service.category == "chemo" else C.RANK_THERAPEUTIC_PUSH
+        if service.role == "new_push":
+            candidates.append(service)
     if hydration is not None:
+        hydration.rank = C.RANK_HYDRATION
         candidates.append(hydration)
-    for service in candidates + infusions + pushes:
-        service.rank = _rank(service)
-    candidates.sort(key=_order_key)
+    if len(candidates) > 1:
+        candidates.sort(key=_order_key)
     if not candidates and not pushes:
         return [], None
     initial = candidates[0] if candidates else None
@@ -551,7 +574,9 @@ def _code_site(
                 roles[id(service)] = "sequential"
                 service.billable = outside
         placed = union(placed + service.run)
-    repeats = sorted((s for s in infusions if s.repeat_of is not None), key=lambda s: (s.start, s.ids))
+    repeats = [s for s in infusions if s.repeat_of is not None]
+    if len(repeats) > 1:
+        repeats.sort(key=_time_key)
     for service in repeats:
         service.billable = subtract(service.run, placed)
         placed = union(placed + service.run)
