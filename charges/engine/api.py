@@ -202,41 +202,47 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
     return lines, ctx.warnings
 
 
-def _group_key(item: Item):
-    return item.admin.separate_encounter
-
-
 def _iv_lines(ctx: Context, items: list[Item]) -> list[Line]:
     """Conventions (groups) and R8: each group's sites in order, initial codes modified as needed."""
+    if not items:
+        ctx.encounter_entries = []
+        return []
     groups: dict = {}
     for item in items:
-        groups.setdefault(_group_key(item), []).append(item)
-    order = sorted(groups, key=lambda key: (key is not None, min(i.admin.start for i in groups[key]), key or ""))
-    entries_by_group = []
-    for key in order:
-        entries = code_group(ctx, groups[key], key)
-        entries_by_group.append((key, entries))
+        key = item.admin.separate_encounter
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [item]
+        else:
+            group.append(item)
+    if len(groups) == 1:
+        order = list(groups)
+    else:
+        order = sorted(groups, key=lambda key: (key is not None, min(i.admin.start for i in groups[key]), key or ""))
     ctx_entries = []
     lines: list[Line] = []
-    main_has_initial = any(key is None and entries for key, entries in entries_by_group)
-    groups_with_initial = sum(1 for _, entries in entries_by_group if entries)
-    for key, entries in entries_by_group:
-        ordered = _site_order(ctx, entries)
-        separate = key is not None and (main_has_initial or groups_with_initial > 1)
+    first_group_done = False
+    for key in order:
+        entries = code_group(ctx, groups[key], key)
+        if not entries:
+            continue
+        # Conventions/R8: the first group with lines is the encounter; later groups carry XE (Medicare) or 59.
+        separate = first_group_done
+        first_group_done = True
+        ordered = _site_order(ctx, entries) if len(entries) > 1 else entries
         for position, entry in enumerate(ordered):
-            site, site_lines, initial = entry[0], entry[1], entry[2]
+            site_lines, initial = entry[1], entry[2]
             modifiers = []
-            if separate and initial is not None:
-                modifiers.append(ctx.payer.separate_encounter_modifier)
-            if position > 0 and initial is not None:
-                modifiers.append(ctx.payer.distinct_site_modifier)
-            if modifiers and initial is not None and initial.line is not None:
-                _modify_initial(initial.line, site_lines, modifiers)
-            for line in site_lines:
-                line.site_key = (key, site)
+            if initial is not None:
+                if separate:
+                    modifiers.append(ctx.payer.separate_encounter_modifier)
+                if position > 0:
+                    modifiers.append(ctx.payer.distinct_site_modifier)
+                if modifiers and initial.line is not None:
+                    _modify_initial(initial.line, site_lines, modifiers)
             lines.extend(site_lines)
             ctx_entries.append((key, position, entry, modifiers))
-    ctx.encounter_entries = ctx_entries  # type: ignore[attr-defined]
+    ctx.encounter_entries = ctx_entries
     return lines
 
 

@@ -24,6 +24,8 @@ def _line(ctx: Context, code: str, item_or_ids, minute: int, explanation: str, u
 
 def code_standalone(ctx: Context, items: list[Item], iv_dates: set[str]) -> list[Line]:
     """All stand-alone lines of the encounter, in time order (R21: after the IV groups)."""
+    if not items:
+        return []
     lines: list[Line] = []
     injections: list[Item] = []
     vaccines: list[Item] = []
