@@ -407,3 +407,19 @@ def test_encounter_errors():
     assert error_codes(derive_encounter({"id": "E", "setting": "facility"}, BOOK)) == {"BAD_ENCOUNTER"}
     assert error_codes(derive_encounter(["not", "an", "object"], BOOK)) == {"BAD_ENCOUNTER"}
     assert error_codes(run([adm("A", t(0), t(60))], nonexistent=1)) == set()  # unknown keys are ignored
+
+
+def test_separate_encounter_modifier_on_initial_and_its_hours_only():
+    morning = adm("A1", t(0), t(60), category="chemo")
+    hydration = adm("H", t(300), t(400), category="hydration", purpose="hydration", separate_encounter="return")
+    result = run([morning, hydration])
+    assert codes(result) == [("96360", ("XE",), 1), ("96361", ("XE",), 1), ("96413", (), 1)]
+    push = adm("P", t(420), t(421), route="iv_push", separate_encounter="return", drug="ondansetron")
+    with_push = run([morning, hydration, push])  # the push outranks hydration: 96374-XE, hydration secondary
+    assert codes(with_push) == [("96361", (), 2), ("96374", ("XE",), 1), ("96413", (), 1)]
+
+
+def test_only_later_groups_carry_the_separate_encounter_modifier():
+    first = adm("A1", t(0), t(60), separate_encounter="one")
+    second = adm("A2", t(300), t(360), separate_encounter="two", drug="other")
+    assert codes(run([first, second])) == [("96365", (), 1), ("96365", ("XE",), 1)]
