@@ -4,4 +4,4 @@ Imports nothing from Django or the apps. ``charges.engine.api`` is the entry poi
 is the command line of engine-io.md.
 """
 
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
