@@ -190,7 +190,8 @@ def _page_context(request: HttpRequest, encounter: Any, **extra: Any) -> dict[st
     context = {
         "encounter": encounter,
         "rows": rows,
-        "charge_sets": encounter_charge_sets(encounter),
+        # evaluated only by the templates that show it (not by the htmx block after a save)
+        "charge_sets": lambda: encounter_charge_sets(encounter),
         "form_html": "",
         **extra,
     }

@@ -227,3 +227,12 @@ def test_void_and_purge_voided_drafts(encounter, nurse):
     assert purge_voided_drafts(before=later, dry_run=True) == 1
     assert purge_voided_drafts(before=later, dry_run=False) == 1
     assert not type(encounter).objects.filter(pk=encounter.pk).exists()
+
+
+@pytest.mark.database_book
+def test_derivation_uses_the_database_codebook(encounter, nurse):
+    chart(encounter, nurse)
+    derivation = derivation_run(encounter_id=encounter.pk)
+    assert derivation.status == DerivationStatus.DONE
+    assert "@" in derivation.codebook_version  # version@revision token of the database codebook
+    assert ChargeSet.objects.get(encounter=encounter).lines.filter(code="96413").exists()
