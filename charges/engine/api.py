@@ -61,13 +61,16 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
             "warnings": [],
             "errors": [{"code": "BAD_ENCOUNTER", "administration": None, "message": message}],
         }
-    seen = set()
     unique = []
-    for warning in warnings:
-        key = (warning.code, warning.administration, warning.message)
-        if key not in seen:
-            seen.add(key)
-            unique.append(warning.as_dict())
+    if warnings:
+        seen = set()
+        for warning in warnings:
+            key = (warning.code, warning.administration, warning.message)
+            if key not in seen:
+                seen.add(key)
+                unique.append(
+                    {"code": warning.code, "administration": warning.administration, "message": warning.message}
+                )
     return {"id": encounter.id, "lines": [_line_dict(line) for line in lines], "warnings": unique, "errors": []}
 
 

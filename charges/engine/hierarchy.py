@@ -647,10 +647,15 @@ def _hour_lines(
     """R10/R18: COUNT units of CODE, each dated on the day its qualifying minute (FIRST_MARK, +60, ...) falls."""
     if count <= 0:
         return []
-    dates: list[str] = []
-    for k in range(count):
-        instant = minute_instant(billable, first_mark + C.MINUTES_PER_HOUR * k)
-        dates.append(ctx.date(instant) if instant is not None else parent.date)
+    first_instant = minute_instant(billable, first_mark)
+    first_date = ctx.date(first_instant) if first_instant is not None else parent.date
+    if count == 1 or (billable and ctx.date(billable[-1][1] - 1) == first_date):
+        dates = [first_date] * count  # every qualifying minute falls on one day
+    else:
+        dates = []
+        for k in range(count):
+            instant = minute_instant(billable, first_mark + C.MINUTES_PER_HOUR * k)
+            dates.append(ctx.date(instant) if instant is not None else parent.date)
     lines = []
     start = 0
     while start < count:
