@@ -200,7 +200,7 @@ def administration_create(
 ) -> Administration:
     """Records a new administration (with its pauses) and queues a derivation on commit."""
     pauses = pauses or []
-    encounter = Encounter.objects.select_for_update(of=("self",)).select_related("center").get(pk=encounter.pk)
+    encounter = Encounter.objects.select_for_update().get(pk=encounter.pk)
     _raise_if_problems(
         administration_problems(values=values, pauses=pauses, now=now, service_date=encounter.service_date)
     )
@@ -241,11 +241,7 @@ def administration_update(
     now: datetime.datetime | None = None,
 ) -> Administration:
     """Changes an administration; `expected_version` guards against overwriting a colleague's save."""
-    adm = (
-        Administration.objects.select_for_update(of=("self",))
-        .select_related("encounter__center", "updated_by")
-        .get(pk=administration.pk)
-    )
+    adm = Administration.objects.select_for_update().get(pk=administration.pk)
     _check_version(adm, expected_version)
     encounter = adm.encounter
     if pauses is None:
@@ -282,7 +278,7 @@ def administration_stop_now(
 ) -> Administration:
     """The board's "Stop now": sets the stop time of a running administration to now (to the minute)."""
     at = (at or timezone.now()).replace(second=0, microsecond=0)
-    adm = Administration.objects.select_for_update(of=("self",)).get(pk=administration.pk)
+    adm = Administration.objects.select_for_update().get(pk=administration.pk)
     if adm.stop_at is not None:
         return adm
     return administration_update(
@@ -293,11 +289,7 @@ def administration_stop_now(
 @transaction.atomic
 def administration_delete(*, administration: Administration, actor: Any, expected_version: int | None = None) -> None:
     """Removes an administration charted by mistake (its history is kept)."""
-    adm = (
-        Administration.objects.select_for_update(of=("self",))
-        .select_related("encounter__center", "updated_by")
-        .get(pk=administration.pk)
-    )
+    adm = Administration.objects.select_for_update().get(pk=administration.pk)
     _check_version(adm, expected_version)
     encounter = adm.encounter
     detail = _audit_detail(adm)

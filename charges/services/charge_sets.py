@@ -58,11 +58,7 @@ def charge_set_transition(
     `ValidationError` (a reason is required). Records a `ChargeSetTransition` and an audit row.
     `source="export"` is for the export service only.
     """
-    locked = (
-        ChargeSet.objects.select_for_update(of=("self",))
-        .select_related("encounter", "updated_by")
-        .get(pk=charge_set.pk)
-    )
+    locked = ChargeSet.objects.select_for_update().get(pk=charge_set.pk)
     if expected_version is not None and locked.version != expected_version:
         raise StaleVersion(changed_by=user_label(locked.updated_by), changed_at=locked.updated_at)
     from_status = locked.status

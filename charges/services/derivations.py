@@ -241,9 +241,7 @@ def derivation_apply(*, derivation: Derivation, encounter: Encounter) -> None:
     for line in derivation.output.get("lines", []):
         by_group[group_of_line(line, groups)].append(line)
     wanted = {""} | set(groups.values()) | set(by_group)
-    existing = {
-        cs.group_key: cs for cs in ChargeSet.objects.select_for_update(of=("self",)).filter(encounter=encounter)
-    }
+    existing = {cs.group_key: cs for cs in ChargeSet.objects.select_for_update().filter(encounter=encounter)}
     admin_pks = {f"A{pk}": pk for pk in Administration.objects.filter(encounter=encounter).values_list("pk", flat=True)}
     for key in sorted(wanted | set(existing)):
         charge_set = existing.get(key)
@@ -265,9 +263,7 @@ def derivation_apply(*, derivation: Derivation, encounter: Encounter) -> None:
 def derivation_record(*, prepared: PreparedDerivation, task_id: str = "") -> Derivation:
     """Stores a prepared run; applies it when its documentation version is still the current one."""
     with transaction.atomic():
-        encounter = (
-            Encounter.objects.select_for_update(of=("self",)).select_related("center").get(pk=prepared.encounter_id)
-        )
+        encounter = Encounter.objects.select_for_update().get(pk=prepared.encounter_id)
         output = prepared.output or {}
         derivation = Derivation(
             encounter=encounter,

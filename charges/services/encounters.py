@@ -68,9 +68,7 @@ def encounter_create(*, center: Any, actor: Any, values: dict[str, Any]) -> Enco
 def encounter_update(
     *, encounter: Encounter, actor: Any, values: dict[str, Any], expected_version: int | None = None
 ) -> Encounter:
-    locked = (
-        Encounter.objects.select_for_update(of=("self",)).select_related("updated_by", "center").get(pk=encounter.pk)
-    )
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if expected_version is not None and locked.version != expected_version:
         changed_at = locked.updated_at.astimezone(ZoneInfo(locked.center.time_zone))
         raise StaleVersion(changed_by=user_label(locked.updated_by), changed_at=changed_at)
@@ -126,7 +124,7 @@ def encounter_sign(*, encounter: Encounter, actor: Any, now: datetime.datetime |
     from charges.services.charge_sets import charge_set_transition
     from charges.services.derivations import derivation_ensure_current
 
-    locked = Encounter.objects.select_for_update(of=("self",)).select_related("center").get(pk=encounter.pk)
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status == EncounterStatus.VOID:
         raise SigningRefused("This encounter is void.")
     derivation = derivation_ensure_current(encounter=locked)
@@ -171,7 +169,7 @@ def encounter_void(*, encounter: Encounter, actor: Any, reason: str) -> Encounte
 
     if not (reason or "").strip():
         raise ValidationError({"reason": "Give a reason for voiding this encounter."})
-    locked = Encounter.objects.select_for_update(of=("self",)).get(pk=encounter.pk)
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status != EncounterStatus.OPEN:
         raise SigningRefused("Only an encounter that was not signed can be voided here.")
     for charge_set in locked.charge_sets.filter(status=Status.DRAFT):
