@@ -274,6 +274,31 @@ def administration_units(result: dict) -> int:
     return sum(line["units"] for line in result["lines"] if line["kind"] == "administration")
 
 
+TIME_BASED_CODES = frozenset(
+    "96360 96361 96365 96366 96367 96369 96370 96413 96415 96417 96422 96423".split()
+)  # codes whose units come from minutes (R9-R11)
+
+
+def own_minutes(encounter: dict) -> int:
+    admin = encounter["administrations"][0]
+    minutes = (S._parse(admin["stop"]) - S._parse(admin["start"])).total_seconds() // 60
+    for pause in admin.get("pauses", []):
+        minutes -= (S._parse(pause["stop"]) - S._parse(pause["start"])).total_seconds() // 60
+    return int(minutes)
+
+
+@given(S.single_infusions())
+def test_a_lone_infusions_time_based_lines_name_its_billable_minutes(case):
+    """Acceptance of issue 3: a time-based line's explanation contains its billable minutes (here: own minutes)."""
+    template, first, longer = case
+    for minutes in (first, longer):
+        encounter = S.with_length(template, minutes)
+        own = own_minutes(encounter)
+        for line in derive(encounter)["lines"]:
+            if line["code"] in TIME_BASED_CODES:
+                assert re.search(rf"(?<![\d:]){own}(?![\d:])", line["explanation"]), (own, line)
+
+
 @given(S.single_infusions())
 def test_units_never_decrease_as_a_lone_infusion_gets_longer(case):
     template, first, longer = case
