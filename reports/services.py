@@ -8,7 +8,7 @@ outside the database (the HL7 outbox) happen on commit.
                                         write its CSV, XLSX and HL7 files with their SHA-256 and
                                         record who and when. Nothing new -> no batch, no files.
     batch_resend(batch, reason, actor) -> an explicit, audited re-send of an exported batch (the
-                                        view asks for the password first: `REAUTH_MAX_AGE`).
+                                        view asks for the password first, SEC-10).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.access import has_role
 from accounts.models import Center
@@ -36,8 +35,6 @@ from reports.models import BatchFile, CloseOutcome, CloseSource, DayClose, FileK
 
 logger = logging.getLogger(__name__)
 
-#: how long a password re-entry authorizes a re-send
-REAUTH_MAX_AGE = datetime.timedelta(minutes=5)
 CLOSE_ROLES = (Role.MANAGER, Role.ADMIN)
 EXTENSIONS = {FileKind.CSV: "csv", FileKind.XLSX: "xlsx", FileKind.HL7: "hl7"}
 
@@ -268,28 +265,6 @@ def day_close_failed(*, center_id: int, date: datetime.date, error: str, task_id
 
 
 # --- re-send ----------------------------------------------------------------------------------------
-
-
-def reauth_is_fresh(stamp: Any, now: datetime.datetime | None = None) -> bool:
-    """True when a session re-authentication timestamp (ISO text) is younger than REAUTH_MAX_AGE."""
-    if not stamp:
-        return False
-    try:
-        moment = datetime.datetime.fromisoformat(str(stamp))
-    except ValueError:
-        return False
-    now = now or timezone.now()
-    return moment <= now and now - moment <= REAUTH_MAX_AGE
-
-
-def reauth_attempt(*, actor: Any, password: str) -> bool:
-    """Checks the password for a re-send; a failure is audited (durably: no transaction to keep)."""
-    from audit.services import audit_record_durable
-
-    ok = bool(password) and actor.check_password(password)
-    if not ok:
-        audit_record_durable(action="export.reauth", actor=actor, outcome="failure", detail={"purpose": "resend"})
-    return ok
 
 
 @transaction.atomic

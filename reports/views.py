@@ -9,12 +9,13 @@ import zoneinfo
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import authenticate, logout
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import role_required, scoped
+from accounts.access import REAUTH_SESSION_KEY, reauth_required, recently_authenticated, role_required, scoped
 from accounts.roles import Role
 from charges.errors import ChargesError
 from reports import selectors, services
@@ -27,7 +28,6 @@ from reports.models import BatchFile, FileKind
 
 ROLES = (Role.MANAGER, Role.ADMIN)
 PAGE_ROWS = 200
-REAUTH_SESSION_KEY = "reports_reauth_at"
 CONTENT_TYPES = {FileKind.CSV: "text/csv", FileKind.XLSX: XLSX_CONTENT_TYPE, FileKind.HL7: "application/hl7-v2"}
 
 
@@ -109,6 +109,7 @@ def dashboard(request):
 
 
 @role_required(*ROLES)
+@reauth_required
 @require_POST
 def close_day(request):
     centers = _centers(request)
@@ -244,7 +245,7 @@ def batch_detail(request, pk: int):
         "resends": batch.resends.select_related("sent_by"),
         "closes": batch.day_closes.select_related("closed_by"),
         "form": ResendForm(),
-        "reauth_fresh": services.reauth_is_fresh(request.session.get(REAUTH_SESSION_KEY)),
+        "reauth_fresh": recently_authenticated(request),
     }
     return render(request, "reports/batch_detail.html", context)
 
@@ -280,15 +281,20 @@ def batch_resend(request, pk: int):
         "form": form,
     }
     if not form.is_valid():
-        context["reauth_fresh"] = services.reauth_is_fresh(request.session.get(REAUTH_SESSION_KEY))
+        context["reauth_fresh"] = recently_authenticated(request)
         return render(request, "reports/batch_detail.html", context, status=400)
     password = form.cleaned_data.get("password") or ""
     if password:
-        if services.reauth_attempt(actor=request.user, password=password):
-            request.session[REAUTH_SESSION_KEY] = timezone.now().isoformat()
+        # through the authentication backends: a wrong password is audited and counts toward lockout
+        user = authenticate(request, username=request.user.get_username(), password=password)
+        if user is not None and user.pk == request.user.pk:
+            request.session[REAUTH_SESSION_KEY] = timezone.now().timestamp()
+        elif getattr(request, "axes_locked_out", False):
+            logout(request)
+            return redirect("accounts:login")
         else:
             form.add_error("password", "That password is not correct.")
-    if form.errors or not services.reauth_is_fresh(request.session.get(REAUTH_SESSION_KEY)):
+    if form.errors or not recently_authenticated(request):
         if not form.errors:
             form.add_error("password", "Enter your password to confirm the re-send.")
         context["reauth_fresh"] = False

@@ -175,11 +175,32 @@ def test_batch_files_download_with_checksum(approved_set, center, manager, clien
 # --- re-send -------------------------------------------------------------------------------------------
 
 
+def age_session(client, minutes: int = 10) -> None:
+    """Makes the sign-in older than the 5-minute re-authentication window."""
+    from infusioncenter.middleware import SESSION_ACTIVITY_KEY, SESSION_STARTED_KEY
+
+    session = client.session
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    session[SESSION_STARTED_KEY] = now - minutes * 60
+    session[SESSION_ACTIVITY_KEY] = now
+    session.save()
+
+
+def test_close_day_asks_for_the_password_after_five_minutes(approved_set, center, manager, client_for):
+    client = client_for(manager)
+    client.get(reverse("reports:dashboard"))
+    age_session(client)
+    response = client.post(reverse("reports:close_day"), {"center": str(center.pk), "date": DOS.isoformat()})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:reauth"))
+    assert not ExportBatch.objects.exists()
+
+
 def test_resend_needs_reason_and_password(approved_set, center, manager, client_for):
     client = client_for(manager)
     close(client, center)
     batch = ExportBatch.objects.get()
     url = reverse("reports:batch_resend", args=[batch.pk])
+    age_session(client)
 
     response = client.post(url, {"reason": "", "password": TEST_PASSWORD})
     assert response.status_code == 400 and "A reason is required" in body(response)
@@ -188,7 +209,7 @@ def test_resend_needs_reason_and_password(approved_set, center, manager, client_
     response = client.post(url, {"reason": "lost by billing", "password": "wrong-password"})
     assert response.status_code == 400 and "not correct" in body(response)
     assert not ReSend.objects.exists()
-    assert "export.reauth" in audit_actions()
+    assert "auth.login_failed" in audit_actions()  # counted toward lockout like any wrong password
 
     response = client.post(url, {"reason": "lost by billing", "password": TEST_PASSWORD}, follow=True)
     assert "Batch 1 re-sent." in body(response)
