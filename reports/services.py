@@ -158,8 +158,8 @@ def _deliver_on_commit(batch_id: int, filename: str) -> None:
     def deliver() -> None:
         try:
             _deliver_hl7(batch_id, filename)
-        except Exception:  # noqa: BLE001 - logged with ids only; the batch files stay recorded
-            logger.exception("hl7 outbox delivery failed", extra={"batch_id": batch_id})
+        except Exception as exc:  # noqa: BLE001 - logged with ids only; the batch files stay recorded
+            logger.error("hl7 outbox delivery failed", extra={"batch_id": batch_id, "error": type(exc).__name__})
 
     transaction.on_commit(deliver)
 

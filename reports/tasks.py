@@ -33,8 +33,10 @@ def close_center_day(*, center_id: int, day: datetime.date, task_id: str = "") -
         center = Center.objects.get(pk=center_id)
         result = day_close(center=center, date=day, actor=None, source=CloseSource.SCHEDULE, task_id=task_id)
     except Exception as exc:  # noqa: BLE001 - one failing center must not stop the others
-        logger.exception(
-            "nightly close failed", extra={"center_id": center_id, "day": day.isoformat(), "task_id": task_id}
+        # ids only: no exception message or traceback (a database error can quote row values)
+        logger.error(
+            "nightly close failed",
+            extra={"center_id": center_id, "day": day.isoformat(), "task_id": task_id, "error": type(exc).__name__},
         )
         day_close_failed(center_id=center_id, date=day, error=type(exc).__name__, task_id=task_id)
         return "failed"

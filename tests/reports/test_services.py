@@ -210,7 +210,7 @@ def test_dashboard_figures(approved_set, center, nurse, coder, manager):
 # --- the nightly task (eager) ------------------------------------------------------------------------
 
 
-def test_nightly_task_is_idempotent_and_records_failures(approved_set, center, monkeypatch):
+def test_nightly_task_is_idempotent_and_records_failures(approved_set, center, monkeypatch, caplog):
     import time_machine
 
     from reports import tasks
@@ -224,11 +224,14 @@ def test_nightly_task_is_idempotent_and_records_failures(approved_set, center, m
     assert DayClose.objects.filter(center=center, outcome="exported").get().closed_by is None
 
     def boom(**kwargs):
-        raise RuntimeError("disk full")
+        raise RuntimeError("disk full for patient Ada Testpatient MRN0001")
 
     monkeypatch.setattr(services, "day_close", boom)
     with time_machine.travel(datetime.datetime(2025, 3, 6, 7, 0, tzinfo=datetime.UTC)):
         assert tasks.close_previous_day.delay().get() == {str(center.pk): "failed"}
+    logged = [r for r in caplog.records if r.getMessage() == "nightly close failed"]
+    assert len(logged) == 1 and logged[0].center_id == center.pk and logged[0].error == "RuntimeError"
+    assert "MRN0001" not in caplog.text and "Ada" not in caplog.text and logged[0].exc_info is None
     failure = DayClose.objects.get(outcome="failed")
     assert failure.error == "RuntimeError" and failure.service_date == datetime.date(2025, 3, 5)
     assert selectors.open_close_failures([center.pk], DOS) == [failure]
