@@ -235,3 +235,39 @@ def test_nightly_task_is_idempotent_and_records_failures(approved_set, center, m
     failure = DayClose.objects.get(outcome="failed")
     assert failure.error == "RuntimeError" and failure.service_date == datetime.date(2025, 3, 5)
     assert selectors.open_close_failures([center.pk], DOS) == [failure]
+
+
+# --- concurrency (PostgreSQL row locks) ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_closes_export_once(center, nurse, coder, manager, settings):
+    import threading
+
+    from django.db import connections
+
+    approve(make_set(center, nurse), coder)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            result = services.day_close(center=center, date=DOS, actor=manager)
+            results.append(result.day_close.outcome)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == ["exported", "nothing_new"]
+    assert ExportBatch.objects.filter(center=center).count() == 1
+    assert BatchFile.objects.count() == 3
