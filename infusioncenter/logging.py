@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
+
+from pythonjsonlogger.json import JsonFormatter
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -32,3 +35,13 @@ class RequestIdFilter(logging.Filter):
         if not getattr(record, "request_id", None):
             record.request_id = _request_id.get()
         return True
+
+
+class UtcJsonFormatter(JsonFormatter):
+    """JSON lines with an ISO-8601 UTC timestamp (`2025-03-04T13:00:00.123Z`), whatever the process zone."""
+
+    converter = time.gmtime
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging API
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"

@@ -336,7 +336,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "infusioncenter.logging.RequestIdFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "infusioncenter.logging.UtcJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 from django.conf import settings
@@ -35,14 +36,12 @@ def test_404_and_403_pages_show_the_request_id(client_for, nurse):
 
 def _json_handler() -> tuple[logging.Handler, io.StringIO]:
 
-    from pythonjsonlogger.json import JsonFormatter
-
-    from infusioncenter.logging import RequestIdFilter
+    from infusioncenter.logging import RequestIdFilter, UtcJsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     fmt = settings.LOGGING["formatters"]["json"]
-    handler.setFormatter(JsonFormatter(fmt["fmt"], rename_fields=fmt["rename_fields"]))
+    handler.setFormatter(UtcJsonFormatter(fmt["fmt"], rename_fields=fmt["rename_fields"]))
     handler.addFilter(RequestIdFilter())
     return handler, stream
 
@@ -60,6 +59,7 @@ def test_log_lines_are_json_with_the_request_id_and_no_exception_message_leaks_t
     assert lines, "the failing request logged nothing"
     assert all(line["request_id"] == "req-logs-0001" for line in lines)
     assert {"time", "level", "logger", "message"} <= set(lines[0])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0]["time"])
 
 
 def test_outside_a_request_the_request_id_is_a_dash():
