@@ -186,7 +186,13 @@ def codebook_load_seed(*, force: bool, actor=None, directory: Path | str | None 
                 seed_keys = {(key_from_cells(model, c), c.get("valid_from", "").strip()) for c in tables[model.TABLE]}
                 for row in model.objects.all():
                     if (row.key_values(), row.valid_from.isoformat()) not in seed_keys:
-                        row.delete()
+                        try:
+                            row.delete()
+                        except ProtectedError:
+                            raise CodebookError(
+                                f"{model.TABLE}: {row} is not in the seed but payer notes still point at it; "
+                                "end or delete those notes first"
+                            ) from None
                         result.tables[model.TABLE].deleted += 1
         for model in CODEBOOK_MODELS:
             counts = result.tables.setdefault(model.TABLE, TableCounts())
