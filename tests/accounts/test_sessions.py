@@ -68,10 +68,10 @@ def test_an_expired_htmx_request_is_redirected_by_htmx(client, nurse, password):
 def test_twelve_hours_end_even_a_busy_session(client, nurse, password):
     with time_machine.travel(START, tick=False) as clock:
         sign_in(client, "nurse", password)
-        for _ in range(71):  # a request every 10 minutes for 11 h 50 min
-            clock.shift(dt.timedelta(minutes=10))
+        for _ in range(51):  # a request every 14 minutes for 11 h 54 min
+            clock.shift(dt.timedelta(minutes=14))
             assert client.get(reverse("home")).status_code == 200
-        clock.shift(dt.timedelta(minutes=11))
+        clock.shift(dt.timedelta(minutes=7))
         assert to_login(client.get(reverse("home")))
 
 
