@@ -7,6 +7,7 @@ Output is bytes (orjson); ``run`` writes to ``stdout.buffer`` when the stream ha
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ def _fail(stderr, message: str) -> int:
     return 2
 
 
-def run(argv: list[str], stdin=None, stdout=None, stderr=None, book=None) -> int:
+def run(argv: list[str], stdin=None, stdout=None, stderr=None, book=None, freeze_gc: bool = False) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
@@ -72,12 +73,19 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None, book=None) -> int
         return _fail(stderr, f"cannot read {source}: {error.strerror or error}")
     except UnicodeDecodeError as error:
         return _fail(stderr, f"{name} is not UTF-8 text: {error}")
+    collecting = gc.isenabled()
+    gc.disable()  # parsed JSON has no reference cycles: no collector passes over the growing document
     try:
         # The standard library's parser keeps repeated keys shared: about 2/3 of orjson's peak memory here.
         document = json.loads(data)
     except (ValueError, RecursionError) as error:
         return _fail(stderr, f"{name} is not JSON: {error}")
+    finally:
+        if collecting:
+            gc.enable()
     del data
+    if freeze_gc:
+        gc.freeze()  # the input is long-lived: keep later collections (and forked helpers' pages) off it
     if not isinstance(document, dict):
         return _fail(stderr, 'the document must be a JSON object with an "encounters" list')
     encounters = document.get("encounters")
@@ -210,7 +218,7 @@ def _write_parallel(encounters: list, book, out, workers: int) -> None:
 
 def main() -> int:
     try:
-        return run(sys.argv[1:])
+        return run(sys.argv[1:], freeze_gc=True)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
