@@ -14,26 +14,33 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["infusioncenter"])
 
 
+# Per running task: what to restore afterwards. An eager task runs inside a web request, whose request id
+# and audit context must come back intact when the task ends.
+_task_restore: dict[str, tuple] = {}
+
+
 @signals.task_prerun.connect(dispatch_uid="infusioncenter.bind_task_context")
 def _bind_task_context(task_id=None, task=None, **kwargs):
     """Audit rows and log lines written by a task carry its task id."""
     from infusioncenter.logging import set_request_id
 
-    set_request_id(f"task-{task_id}")
+    log_token = set_request_id(f"task-{task_id}")
+    binding = None
     try:
         from audit import context
     except ImportError:
-        return
-    context.bind(task_id=task_id or "")
+        context = None
+    if context is not None:
+        binding = context.bind(task_id=task_id or "")
+    _task_restore[task_id] = (log_token, binding)
 
 
 @signals.task_postrun.connect(dispatch_uid="infusioncenter.clear_task_context")
 def _clear_task_context(task_id=None, task=None, **kwargs):
-    from infusioncenter.logging import set_request_id
+    from infusioncenter.logging import reset_request_id
 
-    set_request_id("-")
-    try:
-        from audit import context
-    except ImportError:
-        return
-    context.clear()
+    log_token, binding = _task_restore.pop(task_id, (None, None))
+    if binding is not None:
+        binding.reset()
+    if log_token is not None:
+        reset_request_id(log_token)

@@ -146,14 +146,32 @@ def users_by_role(nurse, coder, manager, admin_user):
     return {Role.NURSE: nurse, Role.CODER: coder, Role.MANAGER: manager, Role.ADMIN: admin_user}
 
 
+def _verify_second_factor(client, user) -> None:
+    """Marks the session as having passed the TOTP step (as django_otp.login does), for staff users."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test device", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 @pytest.fixture
 def client_for(db):
-    """`client_for(user)` -> a django.test.Client signed in as `user` (through the real login signal)."""
+    """`client_for(user)` -> a django.test.Client signed in as `user` (through the real login signal).
+
+    Staff users (managers, admins) also pass the second factor, so tests work with OTP_REQUIRED on.
+    """
     from django.test import Client
 
     def make(user, **client_kwargs):
         client = Client(**client_kwargs)
         client.force_login(user)
+        if user.is_staff or user.is_superuser:
+            _verify_second_factor(client, user)
         return client
 
     return make

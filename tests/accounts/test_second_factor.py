@@ -91,3 +91,8 @@ def test_health_checks_and_sign_out_stay_open_while_the_code_is_owed(otp_on, cli
     sign_in(client, "manager", password)
     assert client.get("/healthz").status_code == 200
     assert client.post(reverse("accounts:logout")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_client_for_gives_staff_a_verified_session(otp_on, manager, client_for):
+    assert client_for(manager).get(reverse("home")).status_code == 200

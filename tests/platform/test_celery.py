@@ -36,3 +36,17 @@ def test_heartbeat_task_writes_the_worker_heartbeat(celery_live_worker, settings
     while client.get(settings.WORKER_HEARTBEAT_KEY) is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.get(settings.WORKER_HEARTBEAT_KEY) is not None
+
+
+def test_an_eager_task_inside_a_request_leaves_the_request_context_intact():
+    from audit import context
+    from infusioncenter.logging import get_request_id, reset_request_id, set_request_id
+
+    token = set_request_id("req-outer-0001")
+    with context.bind(request_id="req-outer-0001", client_address="10.0.0.9", user_id=5):
+        ping.delay(1).get(timeout=1)
+        assert context.current().request_id == "req-outer-0001"
+        assert context.current().user_id == 5
+        assert context.current().task_id == ""
+        assert get_request_id() == "req-outer-0001"
+    reset_request_id(token)
