@@ -97,6 +97,14 @@ def status_counts(lines: QuerySet[ChargeLine]) -> dict[str, int]:
     }
 
 
+def transaction_counts(lines: QuerySet[ChargeLine]) -> dict[str, tuple[int, int, Decimal]]:
+    """transaction type (charge/credit) -> (lines, stored units, stored amount), both positive."""
+    return {
+        row["transaction_type"]: (row["n"], row["u"] or 0, row["a"] or Decimal("0"))
+        for row in lines.order_by().values("transaction_type").annotate(n=Count("pk"), u=Sum("units"), a=Sum("amount"))
+    }
+
+
 def batches_closing(center: Center, day: datetime.date) -> QuerySet:
     from review.models import ExportBatch
 

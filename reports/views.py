@@ -214,6 +214,7 @@ def day_pdf(request):
         day=day,
         totals=selectors.report_totals(totals_lines),
         status_counts=selectors.status_counts(totals_lines),
+        transactions=selectors.transaction_counts(totals_lines),
         batches=batches,
         generated_at=timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(center.time_zone)),
     )

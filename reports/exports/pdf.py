@@ -48,9 +48,13 @@ def day_summary_pdf(
     status_counts: dict[str, int],
     batches: Sequence[tuple[int, int, Decimal]],
     generated_at: datetime.datetime,
+    transactions: dict[str, tuple[int, int, Decimal]] | None = None,
+    compress: bool = True,
 ) -> bytes:
-    """The PDF bytes. `batches`: (number, lines, net amount) of the batches closing this day."""
+    """The PDF bytes. `batches`: (number, lines, net amount) of the batches closing this day;
+    `transactions`: charge/credit -> (lines, units, amount) as stored (positive)."""
     pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_compression(compress)
     pdf.set_title(_latin(f"Charge summary {day.isoformat()}"))
     pdf.set_author("Infusion charges")
     pdf.add_page()
@@ -71,6 +75,17 @@ def day_summary_pdf(
     widths = (70, 30, 30, 40)
     _table(pdf, "Totals per code", ("Code", "Lines", "Units", "Amount"), _total_rows(totals.codes()), widths)
     _table(pdf, "Totals per payer", ("Payer", "Lines", "Units", "Amount"), _total_rows(totals.payers()), widths)
+    _table(
+        pdf,
+        "Charges and credits (credits and rebills of corrected lines)",
+        ("Type", "Lines", "Units", "Amount"),
+        [
+            [kind, str(n), str(units), _money(amount)]
+            for kind, (n, units, amount) in sorted((transactions or {}).items())
+        ]
+        or [["none", "", "", ""]],
+        widths,
+    )
     _table(
         pdf,
         "Lines per status",

@@ -221,8 +221,13 @@ def test_pdf_summary_is_a_pdf():
         status_counts={"exported": 4},
         batches=[(7, 4, Decimal("540.00"))],
         generated_at=datetime.datetime(2025, 3, 5, 8, 0, tzinfo=datetime.UTC),
+        transactions={"charge": (3, 14, Decimal("1040.00")), "credit": (1, 10, Decimal("500.00"))},
+        compress=False,
     )
     assert data.startswith(b"%PDF-")
+    for text in (b"Totals per code", b"J9312", b"credit", b"540.00", b"Riverside ? Infusion", b"2025-03-04"):
+        assert text in data
+    assert b"MRN001" not in data and b"Doe" not in data  # totals only, no patient data
     assert len(data) > 800
 
 
