@@ -420,6 +420,8 @@ def _intersect(a, b):
 
 def _check_overlapping_pushes(ctx: Context, pushes: list[Service]) -> None:
     """OVERLAPPING_PUSHES: two pushes on one site whose intervals intersect."""
+    if len(pushes) < 2:
+        return
     for index, first in enumerate(pushes):
         for second in pushes[index + 1 :]:
             if second.start > first.stop:
@@ -436,6 +438,8 @@ def _check_overlapping_pushes(ctx: Context, pushes: list[Service]) -> None:
 
 def _classify_pushes(ctx: Context, pushes: list[Service], infusions: list[Service], infused_keys: set) -> list:
     """R13 for pushes: new drug, repeat of the same drug (96376, facility) or not reported."""
+    if not pushes:
+        return []
     last_reported_end: dict[frozenset, int] = {}
     chemo_seen: dict[str, int] = {}
     for service in infusions:
@@ -446,7 +450,9 @@ def _classify_pushes(ctx: Context, pushes: list[Service], infusions: list[Servic
     for push in pushes:
         keys = push.keys
         if push.category == "chemo":
-            earlier_infusion = any(chemo_seen.get(key, push.start + 1) < push.start for key in keys)
+            earlier_infusion = bool(chemo_seen) and any(
+                chemo_seen.get(key, push.start + 1) < push.start for key in keys
+            )
             if keys in last_reported_end or earlier_infusion:
                 push.role = "dropped"
                 ctx.warn(
@@ -460,7 +466,7 @@ def _classify_pushes(ctx: Context, pushes: list[Service], infusions: list[Servic
             last_reported_end[keys] = push.stop
             reported.append(push)
             continue
-        if keys & infused_keys:
+        if not infused_keys.isdisjoint(keys):
             ctx.warn(
                 "PUSH_WITH_SAME_DRUG_INFUSION",
                 push.first_id,
