@@ -16,6 +16,7 @@ HYDRATION_MIN_MINUTES = 31
 # R10/R11: additional-hour units at 91, 151, 211, ... billable minutes: floor((T - 31) / 60).
 ADDL_HOUR_OFFSET = 31
 MINUTES_PER_HOUR = 60
+FIRST_ADDL_HOUR_MINUTE = ADDL_HOUR_OFFSET + MINUTES_PER_HOUR  # 91: the minute the first additional hour is earned
 
 # R6: same-drug infusions that overlap, touch or are at most this many minutes apart are one infusion.
 SAME_DRUG_MAX_GAP = 10

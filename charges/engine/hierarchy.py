@@ -723,7 +723,7 @@ def _initial_lines(ctx: Context, service: Service, basis: str, repeats: list[Ser
             C.HOUR_CODES[rank],
             service.billable,
             addl_hours(T),
-            91,
+            C.FIRST_ADDL_HOUR_MINUTE,
             ids,
             T,
             "96360 covers up to 90",
@@ -741,7 +741,17 @@ def _initial_lines(ctx: Context, service: Service, basis: str, repeats: list[Ser
         f"R7, R9: {word} of {service.label} ({T} billable minutes) is the initial service ({basis}).",
     )
     service.line = line
-    hours = _hour_lines(ctx, line, C.HOUR_CODES[rank], billable, addl_hours(T), 91, ids, T, f"{code} covers up to 90")
+    hours = _hour_lines(
+        ctx,
+        line,
+        C.HOUR_CODES[rank],
+        billable,
+        addl_hours(T),
+        C.FIRST_ADDL_HOUR_MINUTE,
+        ids,
+        T,
+        f"{code} covers up to 90",
+    )
     return [line] + hours + _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
 
 
@@ -855,7 +865,17 @@ def _following_infusion_lines(
         f"{service.label}, {T} billable minutes{overlap_note}.",
     )
     service.line = line
-    hours = _hour_lines(ctx, line, C.HOUR_CODES[rank], billable, addl_hours(T), 91, ids, T, f"{code} covers up to 90")
+    hours = _hour_lines(
+        ctx,
+        line,
+        C.HOUR_CODES[rank],
+        billable,
+        addl_hours(T),
+        C.FIRST_ADDL_HOUR_MINUTE,
+        ids,
+        T,
+        f"{code} covers up to 90",
+    )
     return [line] + hours + _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
 
 
