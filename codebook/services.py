@@ -38,6 +38,7 @@ from codebook.models import CODEBOOK_MODELS, CodebookRevision, EffectiveDated, P
 from codebook.rows import ColumnError, cells_to_values, key_from_cells, key_from_values, row_cells
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
+LOADER_REASON = "load_codebook"  # history change reason of the rows the seed loader writes
 MAX_REPORTED_ERRORS = 20
 
 
@@ -127,13 +128,13 @@ class LoadResult:
         return any(self.total(name) for name in ("created", "updated", "deleted"))
 
     def summary(self) -> str:
-        names = ["created", "unchanged", "kept"] + (["updated", "deleted"] if self.force else [])
+        names = ["created", "updated", "unchanged", "kept"] + (["deleted"] if self.force else [])
         return ", ".join(f"{self.total(name)} {name}" for name in names)
 
 
 def _deleted_keys(model: type[EffectiveDated]) -> set[tuple]:
-    """Keys of rows deleted (in the admin or by a forced load) that have no row left."""
-    deleted = model.history.filter(history_type="-")
+    """Keys of which a row was deleted other than by the loader (in the admin, a shell)."""
+    deleted = model.history.filter(history_type="-").exclude(history_change_reason=LOADER_REASON)
     if model is PayerNote:
         payer_keys = dict(Payer.history.values_list("id", "key"))
         return {(payer_keys.get(h.payer_id, ""), h.code, h.note) for h in deleted}
@@ -159,11 +160,17 @@ def _check_row(model, instance, number) -> None:
 def codebook_load_seed(*, force: bool, actor=None, directory: Path | str | None = None) -> LoadResult:
     """Load the seed files into the database.
 
-    Without ``force``: a seed row whose key is not in the database (and was never deleted there) is
-    created; a row equal to the seed is unchanged; anything an admin changed, versioned or deleted
-    is kept. Running it twice changes nothing. With ``force``: every table is made equal to the
-    seed (rows not in the seed are deleted, differing rows are overwritten) and the load is audited
-    as ``codebook.load_force``.
+    Without ``force``, per seed row (key and ``valid_from``):
+
+    * equal to the database row: unchanged (running the load twice changes nothing);
+    * the database row differs and nobody changed it since the loader wrote it (a newer seed):
+      updated to the seed; if the admin changed, versioned or closed it: kept;
+    * not in the database: created, unless an admin deleted that key, or the admin's versions of the
+      key already cover some of its days (kept).
+
+    With ``force``: every table is made equal to the seed (rows not in the seed are deleted, differing
+    rows are overwritten) and the load is audited as ``codebook.load_force``. Rows the loader writes
+    carry the history change reason ``load_codebook``; that is how an admin's change is told apart.
     """
     seed_dir = Path(directory) if directory is not None else snapshot.SEED_DIR
     if not seed_dir.is_dir():
@@ -186,6 +193,7 @@ def codebook_load_seed(*, force: bool, actor=None, directory: Path | str | None 
                 seed_keys = {(key_from_cells(model, c), c.get("valid_from", "").strip()) for c in tables[model.TABLE]}
                 for row in model.objects.all():
                     if (row.key_values(), row.valid_from.isoformat()) not in seed_keys:
+                        row._change_reason = LOADER_REASON
                         try:
                             row.delete()
                         except ProtectedError:
@@ -217,12 +225,36 @@ def _user_or_none(actor):
     return actor if getattr(actor, "pk", None) is not None and hasattr(actor, "get_username") else None
 
 
+def _as_loaded(model: type[EffectiveDated]) -> set[int]:
+    """Ids of rows nobody changed since the loader wrote them (their latest history record is the loader's)."""
+    latest: dict[int, str | None] = {}
+    for row_id, reason in model.history.order_by("history_date", "history_id").values_list(
+        "id", "history_change_reason"
+    ):
+        latest[row_id] = reason
+    return {row_id for row_id, reason in latest.items() if reason == LOADER_REASON}
+
+
+def _period_clash(periods: dict, own, start: datetime.date, end: datetime.date | None) -> bool:
+    """Would [start, end] share a day with another version of the key (``periods``: id -> (start, end))?"""
+    for other, (other_start, other_end) in periods.items():
+        if other == own:
+            continue
+        if (end is None or other_start <= end) and (other_end is None or other_end >= start):
+            return True
+    return False
+
+
 def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: TableCounts, actor=None) -> None:
+    """One table of the seed into the database (see codebook_load_seed for the rules)."""
     existing: dict[tuple, dict[str, EffectiveDated]] = defaultdict(dict)
+    periods: dict[tuple, dict] = defaultdict(dict)  # key -> {row id or seed row number: (start, end)}
     queryset = model.objects.select_related("payer") if model is PayerNote else model.objects.all()
     for row in queryset:
         existing[row.key_values()][row.valid_from.isoformat()] = row
+        periods[row.key_values()][row.pk] = (row.valid_from, row.valid_to)
     deleted = set() if force else _deleted_keys(model)
+    as_loaded = set() if force else _as_loaded(model)
     seen: set[tuple] = set()
     to_create: list[EffectiveDated] = []
     payers: dict[str, list[Payer]] = defaultdict(list)
@@ -247,14 +279,24 @@ def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: 
         if current is not None and row_cells(current) == {c.name: cells[c.name] for c in model.COLUMNS}:
             counts.unchanged += 1
             continue
-        if not force and (versions or key in deleted):
-            counts.kept += 1
-            continue
+        if not force:
+            if current is not None and current.pk not in as_loaded:
+                counts.kept += 1  # changed in the admin since it was loaded
+                continue
+            if current is None and not versions and key in deleted:
+                counts.kept += 1  # deleted in the admin
+                continue
         values = _seed_values(model, cells, number, resolve_payer)
+        own = current.pk if current is not None else f"seed-{number}"
+        if not force and _period_clash(periods[key], own, values["valid_from"], values["valid_to"]):
+            counts.kept += 1  # the admin's versions of this key cover these days
+            continue
+        periods[key][own] = (values["valid_from"], values["valid_to"])
         if current is not None:
             for field, value in values.items():
                 setattr(current, field, value)
             _check_row(model, current, number)
+            current._change_reason = LOADER_REASON
             current.save()
             counts.updated += 1
         else:
@@ -263,7 +305,13 @@ def _load_table(model, seed_rows: list[dict[str, str]], *, force: bool, counts: 
             to_create.append(instance)
     if to_create:
         # One INSERT per batch (history rows too); bulk_create sends no post_save, the caller bumps the revision.
-        bulk_create_with_history(to_create, model, batch_size=500, default_user=_user_or_none(actor))
+        bulk_create_with_history(
+            to_create,
+            model,
+            batch_size=500,
+            default_user=_user_or_none(actor),
+            default_change_reason=LOADER_REASON,
+        )
         counts.created += len(to_create)
     _check_overlaps(model)
 

@@ -139,3 +139,33 @@ def test_a_seed_that_does_not_build_a_book_is_refused(db, seed_copy):
     with pytest.raises(CommandError, match="is_default"):
         call_command("load_codebook", "--dir", str(seed_copy))
     assert sum(counts().values()) == 0
+
+
+def test_a_newer_seed_updates_rows_nobody_edited_and_keeps_the_admins(seeded, seed_copy, admin_user):
+    """A new seed release closes J9312 and J9035 at 2025-12-31 and opens their next versions; the admin had
+    already versioned J9035 from 2025-07-01, so only J9312 follows the seed."""
+    codebook_new_version(
+        row=Drug.objects.get(hcpcs="J9035"), valid_from=D(2025, 7, 1), actor=admin_user, price=Decimal("7")
+    )
+    path = seed_copy / "drugs.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line.startswith(("J9312,", "J9035,")):
+            assert line.endswith(",2025-01-01,\n")
+            out.append(line.replace(",2025-01-01,\n", ",2025-01-01,2025-12-31\n"))
+            out.append(line.replace(",2025-01-01,\n", ",2026-01-01,\n").replace(",10,mg,", ",20,mg,", 1))
+        else:
+            out.append(line)
+    path.write_text("".join(out), encoding="utf-8")
+
+    result = codebook_load_seed(force=False, directory=seed_copy)
+    assert (result.tables["drugs"].updated, result.tables["drugs"].created) == (1, 1)
+    assert result.tables["drugs"].kept == 2  # J9035's closed 2025 row and its 2026 row (the admin's version covers it)
+    rituximab = list(Drug.objects.filter(hcpcs="J9312").order_by("valid_from"))
+    assert [(r.valid_from, r.valid_to) for r in rituximab] == [(D(2025, 1, 1), D(2025, 12, 31)), (D(2026, 1, 1), None)]
+    bevacizumab = list(Drug.objects.filter(hcpcs="J9035").order_by("valid_from"))
+    assert [(r.valid_from, r.valid_to, r.price) for r in bevacizumab][1] == (D(2025, 7, 1), None, Decimal("7"))
+    assert len(bevacizumab) == 2
+    again = codebook_load_seed(force=False, directory=seed_copy)
+    assert again.total("created") == again.total("updated") == 0  # idempotent with the new seed too

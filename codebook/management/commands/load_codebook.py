@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Load the codebook seed (codebook/data, read by the engine's loader) into the database. "
         "Running it again changes nothing; rows edited, versioned or deleted in the admin are kept "
-        "unless --force, which makes the database equal to the seed and is audited."
+        "(rows nobody edited follow a newer seed) unless --force, which makes the database equal to the "
+        "seed and is audited."
     )
 
     def add_arguments(self, parser) -> None:
@@ -33,10 +34,10 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write the codebook to the database ({message}); run migrate") from None
         width = max(len(name) for name in result.tables)
         for table, counts in result.tables.items():
-            line = f"  {table:<{width}}  {counts.created:>4} created  {counts.unchanged:>4} unchanged"
-            line += f"  {counts.kept:>4} kept"
+            line = f"  {table:<{width}}  {counts.created:>4} created  {counts.updated:>4} updated"
+            line += f"  {counts.unchanged:>4} unchanged  {counts.kept:>4} kept"
             if force:
-                line += f"  {counts.updated:>4} updated  {counts.deleted:>4} deleted"
+                line += f"  {counts.deleted:>4} deleted"
             self.stdout.write(line)
         mode = " (forced)" if force else ""
         self.stdout.write(f"codebook {result.version}{mode}: {result.summary()}")
