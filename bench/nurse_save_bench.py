@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--saves", type=int, default=10, help="saves per client")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--profile", metavar="FILE", help="with --clients 1: write a cProfile of the client to FILE")
     args = parser.parse_args()
 
     import psycopg
@@ -128,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         encounter = encounters[index]
         new_url = reverse("charges:administration_new", args=[encounter.pk])
         preview_url = reverse("charges:preview", args=[encounter.pk])
+        client.get(reverse("charges:encounter", args=[encounter.pk]))  # warm-up: URL modules, templates
         barrier.wait()
         try:
             for n in range(args.saves):
@@ -161,6 +163,14 @@ def _run(args: argparse.Namespace) -> int:
                         failures.append(f"client {index} save {n}: {saved.status_code}/{preview.status_code}")
         finally:
             connection.close()
+
+    if args.profile and args.clients == 1:
+        import cProfile
+
+        profiled = client_run
+
+        def client_run(index: int) -> None:  # noqa: F811 - the profiled variant
+            cProfile.runctx("profiled(index)", globals(), {"profiled": profiled, "index": index}, args.profile)
 
     threads = [threading.Thread(target=client_run, args=(i,)) for i in range(args.clients)]
     t1 = time.perf_counter()
