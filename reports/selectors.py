@@ -222,11 +222,12 @@ def last_closes(center_ids: Iterable[int], limit: int = 20) -> QuerySet[DayClose
 
 
 def open_close_failures(center_ids: Iterable[int], since: datetime.date) -> list[DayClose]:
-    """Failed closes (nightly or button) with no later successful close of the same center and day."""
+    """Failed closes with no later successful close of the same center and day; failed HL7 outbox
+    deliveries (a failure with a batch) until that batch is re-sent."""
     ids = list(center_ids)
     failures = list(
         DayClose.objects.filter(center_id__in=ids, outcome=CloseOutcome.FAILED, service_date__gte=since)
-        .select_related("center")
+        .select_related("center", "batch")
         .order_by("-closed_at")
     )
     if not failures:
@@ -238,7 +239,23 @@ def open_close_failures(center_ids: Iterable[int], since: datetime.date) -> list
         .values("center_id", "service_date", "closed_at")
         .order_by("closed_at")
     }
-    return [f for f in failures if later_ok.get((f.center_id, f.service_date), f.closed_at) <= f.closed_at]
+    from reports.models import ReSend
+
+    resent = {
+        r["batch_id"]: r["sent_at"]
+        for r in ReSend.objects.filter(batch_id__in=[f.batch_id for f in failures if f.batch_id])
+        .values("batch_id", "sent_at")
+        .order_by("sent_at")
+    }
+    open_failures = []
+    for f in failures:
+        if f.batch_id:  # an outbox delivery failure: open until the batch is re-sent
+            resolved = resent.get(f.batch_id, f.closed_at) > f.closed_at
+        else:
+            resolved = later_ok.get((f.center_id, f.service_date), f.closed_at) > f.closed_at
+        if not resolved:
+            open_failures.append(f)
+    return open_failures
 
 
 # --- dashboard ----------------------------------------------------------------------------------------

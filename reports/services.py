@@ -160,8 +160,22 @@ def _deliver_on_commit(batch_id: int, filename: str) -> None:
             _deliver_hl7(batch_id, filename)
         except Exception as exc:  # noqa: BLE001 - logged with ids only; the batch files stay recorded
             logger.error("hl7 outbox delivery failed", extra={"batch_id": batch_id, "error": type(exc).__name__})
+            _record_outbox_failure(batch_id, type(exc).__name__)
 
     transaction.on_commit(deliver)
+
+
+def _record_outbox_failure(batch_id: int, error: str) -> None:
+    """A failed outbox delivery shows on the dashboard (with a Re-send link) until the batch is re-sent."""
+    from review.models import ExportBatch
+
+    try:
+        batch = ExportBatch.objects.get(pk=batch_id)
+        day_close_failed(
+            center_id=batch.center_id, date=batch.closes_date, error=f"HL7 outbox: {error}", batch_id=batch.pk
+        )
+    except Exception as exc:  # noqa: BLE001 - never raise from an on-commit hook
+        logger.error("could not record an outbox failure", extra={"batch_id": batch_id, "error": type(exc).__name__})
 
 
 # --- closing a day ----------------------------------------------------------------------------------
@@ -243,12 +257,16 @@ def day_close(
     return CloseResult(day_close=close, batch=batch)
 
 
-def day_close_failed(*, center_id: int, date: datetime.date, error: str, task_id: str = "") -> DayClose:
-    """Records a failed close (shown on the dashboard until a later close of that day succeeds)."""
+def day_close_failed(
+    *, center_id: int, date: datetime.date, error: str, task_id: str = "", batch_id: int | None = None
+) -> DayClose:
+    """Records a failed close (shown on the dashboard until a later close of that day succeeds, or,
+    for a failed HL7 outbox delivery of `batch_id`, until that batch is re-sent)."""
     with transaction.atomic():
         close = DayClose.objects.create(
             center_id=center_id,
             service_date=date,
+            batch_id=batch_id,
             outcome=CloseOutcome.FAILED,
             source=CloseSource.SCHEDULE,
             error=error[:200],

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import io
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
@@ -136,6 +137,24 @@ def test_hl7_outbox_written_on_commit(
     delivered = tmp_path / "outbox" / "riverside-batch-000001.hl7"
     assert delivered.read_bytes() == stored(BatchFile.objects.get(batch=result.batch, kind="hl7"))
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["riverside-batch-000001.hl7"]
+
+
+def test_failed_outbox_delivery_is_recorded_until_the_batch_is_re_sent(
+    approved_set, center, manager, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    settings.HL7_OUTBOX_DIR = str(blocker / "outbox")  # cannot be created: delivery fails
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.day_close(center=center, date=DOS, actor=manager).batch
+    failure = DayClose.objects.get(outcome="failed")
+    assert failure.batch == batch and failure.error.startswith("HL7 outbox: ")
+    assert selectors.open_close_failures([center.pk], DOS) == [failure]
+    settings.HL7_OUTBOX_DIR = str(tmp_path / "outbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        resend = services.batch_resend(batch=batch, reason="outbox was down", actor=manager)
+    assert (tmp_path / "outbox" / Path(resend.outbox_path).name).exists()
+    assert selectors.open_close_failures([center.pk], DOS) == []
 
 
 # --- re-send -----------------------------------------------------------------------------------------

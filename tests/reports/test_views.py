@@ -245,3 +245,14 @@ def test_dashboard_and_report_query_counts_do_not_grow_with_the_data(center, nur
     for i in range(6):
         approve(make_set(center, nurse, mrn=f"MRN-Q{i}"), coder)
     assert counts() == small
+
+
+def test_failed_outbox_delivery_links_to_the_re_send(approved_set, center, manager, client_for):
+    from reports.services import day_close, day_close_failed
+
+    batch = day_close(center=center, date=DOS, actor=manager).batch
+    day_close_failed(center_id=center.pk, date=DOS, error="HL7 outbox: PermissionError", batch_id=batch.pk)
+    with time_machine.travel(datetime.datetime(2025, 3, 6, 15, 0, tzinfo=datetime.UTC)):
+        page = body(client_for(manager).get(reverse("reports:dashboard")))
+    assert "could not be delivered" in page and "PermissionError" in page
+    assert f'href="{reverse("reports:batch", args=[batch.pk])}">Re-send batch 1</a>' in page
