@@ -31,6 +31,7 @@ class DrugEntry:
     category: str = ""
     container: str = ""
     price: Decimal | None = None
+    ingredient: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def search_drugs(query: str, catalog: Iterable[DrugEntry], limit: int = DEFAULT_
         best: tuple[int, int, str] | None = None
         if entry.hcpcs and entry.hcpcs.upper() == q_code:
             best = (EXACT, 0, entry.hcpcs)
-        for term in (entry.name, *entry.synonyms):
+        for term in (entry.name, *entry.synonyms, *((entry.ingredient,) if entry.ingredient else ())):
             scored = _score_term(q, normalize(term))
             if scored is None:
                 continue
@@ -137,6 +138,7 @@ def exact_match(text: str, catalog: Iterable[DrugEntry]) -> DrugEntry | None:
     q = normalize(text)
     if not q:
         return None
+    catalog = list(catalog)
     found: list[DrugEntry] = []
     for entry in catalog:
         terms = {normalize(t) for t in (entry.name, *entry.synonyms)} | {entry.hcpcs.lower()}
@@ -144,4 +146,9 @@ def exact_match(text: str, catalog: Iterable[DrugEntry]) -> DrugEntry | None:
             found.append(entry)
     if len({e.hcpcs for e in found}) == 1:
         return found[0]
+    if found:
+        return None
+    by_ingredient = [e for e in catalog if e.ingredient and normalize(e.ingredient) == q]
+    if len({e.hcpcs for e in by_ingredient}) == 1:
+        return by_ingredient[0]  # an ingredient with one code (several saline sizes stay ambiguous)
     return None

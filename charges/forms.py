@@ -39,6 +39,13 @@ FIELD_OF = {
 _CODE_RE = re.compile(r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$")
 
 
+def plain(value: Decimal | None) -> str | None:
+    """A Decimal as typed by a person: 700, 0.5 (never 7E+2 or 700.0000)."""
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
+
+
 def _split_codes(text: str) -> list[str]:
     return [c.strip().upper() for c in re.split(r"[,;\s]+", text or "") if c.strip()]
 
@@ -498,9 +505,9 @@ class AdministrationForm(StyledForm):
             "start_time": f"{start:%H:%M}",
             "stop_date": stop.date() if stop and stop.date() != start.date() else None,
             "stop_time": f"{stop:%H:%M}" if stop else "",
-            "dose": adm.dose.normalize() if adm.dose is not None else None,
+            "dose": plain(adm.dose),
             "dose_unit": adm.dose_unit,
-            "wasted": adm.wasted.normalize() if adm.wasted is not None else None,
+            "wasted": plain(adm.wasted),
             "nothing_wasted": adm.wasted is not None and adm.wasted == 0,
             "purpose": adm.purpose,
             "hydration_indication": adm.hydration_indication,
@@ -515,7 +522,7 @@ class AdministrationForm(StyledForm):
             "separate_encounter": adm.separate_encounter,
             "pump_type": adm.pump_type,
             "pump_supplied_by": adm.pump_supplied_by,
-            "billing_unit": adm.billing_unit,
+            "billing_unit": plain(adm.billing_unit),
             "pauses": [
                 {"start": f"{p.start_at.astimezone(tz):%H:%M}", "stop": f"{p.stop_at.astimezone(tz):%H:%M}"}
                 for p in adm.pauses.all()

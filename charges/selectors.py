@@ -123,6 +123,7 @@ def _entry(row: Any) -> DrugEntry:
         category=row.category or "",
         container=row.container or "",
         price=row.price if isinstance(row.price, Decimal) else None,
+        ingredient=row.ingredient or "",
     )
 
 

@@ -203,6 +203,15 @@ class Administration(models.Model):
         return f"{self.drug} ({self.get_route_display()})"
 
     @property
+    def dose_text(self) -> str:
+        """The dose without trailing zeros or exponent (700, 0.5)."""
+        return format(self.dose.normalize(), "f") if self.dose is not None else ""
+
+    @property
+    def wasted_text(self) -> str:
+        return format(self.wasted.normalize(), "f") if self.wasted is not None else ""
+
+    @property
     def engine_id(self) -> str:
         return f"A{self.pk}"
 
