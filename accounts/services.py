@@ -130,12 +130,22 @@ def user_reactivate(*, actor, user) -> None:
 
 @transaction.atomic
 def account_unlock(*, actor, username: str) -> int:
-    """Releases `username` from both lockout rules; returns the number of axes records removed."""
+    """Releases `username` from both lockout rules; returns the number of axes records removed.
+
+    Only a user of one of the actor's admin centers (any user for a superuser); anything else is refused and
+    nothing is written.
+    """
     from axes.utils import reset
 
     username = username.strip()
     if not username:
         raise AccountError("Give the username to unlock.")
+    if not (actor is not None and actor.is_superuser):
+        from accounts.access import centers_for
+
+        ours = User.objects.filter(username=username, memberships__center__in=centers_for(actor, Role.ADMIN))
+        if not ours.exists():
+            raise AccountError(f"No user of your centers is called {username!r}.")
     removed = reset(username=username)
     LockoutRelease.objects.create(username=username, released_at=timezone.now(), released_by=actor)
     audit(

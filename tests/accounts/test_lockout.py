@@ -110,3 +110,17 @@ def test_unlock_form_rejects_an_empty_username_with_a_message(admin_user, client
     response = client.post(reverse("accounts:unlock"), {"username": ""}, follow=True)
     assert response.status_code == 200
     assert b"Give the username to unlock" in response.content
+
+
+@pytest.mark.django_db
+def test_an_admin_cannot_unlock_a_user_of_another_center_or_nobody(client, other_nurse, admin_user, client_for):
+    from accounts.models import LockoutRelease
+
+    for _ in range(5):
+        attempt(client, "other_nurse", "wrong-password")
+    admin = client_for(admin_user)
+    for username in ("other_nurse", "nobody-at-all"):
+        response = admin.post(reverse("accounts:unlock"), {"username": username}, follow=True)
+        assert b"No user of your centers is called" in response.content
+    assert not LockoutRelease.objects.exists()
+    assert attempt(client, "other_nurse", "correct-horse-battery-9").status_code == 429
