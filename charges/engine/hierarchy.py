@@ -13,8 +13,6 @@ from .context import Context, Item
 from .intervals import contiguous_at_least, length, minute_instant, overlap, subtract, union
 from .types import Line
 
-_CATEGORY_WORD = {"chemo": "chemotherapy", "therapeutic": "therapeutic", "hydration": "hydration"}
-
 
 class Service:
     """One infusion (a bag, or same-drug infusions joined by R6), push or hydration service on a site."""
@@ -228,13 +226,6 @@ def _merge_same_drug(infusions: list[Service]) -> list[Service]:
 
 
 # ------------------------------------------------------------------------------------------------ group
-
-
-class GroupResult:
-    __slots__ = ("sites", "warn_ids")
-
-    def __init__(self) -> None:
-        self.sites: list[tuple[str, list[Line], Service | None]] = []
 
 
 def assign_sites(ctx: Context, items: list[Item]) -> None:
@@ -495,14 +486,6 @@ def _classify_pushes(ctx: Context, pushes: list[Service], infusions: list[Servic
     return reported
 
 
-def _rank(service: Service) -> int:
-    if service.kind == "hydration":
-        return C.RANK_HYDRATION
-    if service.kind == "infusion":
-        return C.RANK_CHEMO_INFUSION if service.category == "chemo" else C.RANK_THERAPEUTIC_INFUSION
-    return C.RANK_CHEMO_PUSH if service.category == "chemo" else C.RANK_THERAPEUTIC_PUSH
-
-
 def _order_key(service: Service):
     minutes = service.own if service.kind in ("infusion", "hydration") else 0
     return (service.rank, -minutes, service.start, service.ids)
@@ -632,10 +615,6 @@ def _r21_order(lines: list[Line]) -> list[Line]:
 
 
 _CODE_RANK = {"96417": 1, "96549": 1, "96411": 2, "96367": 3, "96368": 3, "96375": 4, "96376": 4, "96361": 5}
-
-
-def _code_rank(code: str) -> int:
-    return _CODE_RANK.get(code, 6)
 
 
 def _hour_lines(

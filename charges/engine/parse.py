@@ -135,18 +135,6 @@ def parse_time(text, tz, tzname: str, admin_id, field: str) -> int:
 
 
 _DATES_BY_ZONE: dict[str | None, dict[int, str]] = {}
-
-
-def date_cache(tz, tzname: str) -> tuple[dict[int, str], bool]:
-    """The cache dict local_date fills for this zone (key: day number for UTC, else quarter-hour), and is-UTC."""
-    utc = tz is _UTC
-    key = None if utc else tzname
-    cache = _DATES_BY_ZONE.get(key)
-    if cache is None:
-        cache = _DATES_BY_ZONE[key] = {}
-    return cache, utc
-
-
 _ISO_BY_ORDINAL: dict[int, str] = {}
 _DAY_OFFSETS: dict[str, dict[int, int | bool]] = {}
 
@@ -200,16 +188,6 @@ def dater(tz, tzname: str):
         return found if found is not None else local_date(tz, tzname, minute)
 
     return date_local
-
-
-def local_clock(tz, minute: int) -> str:
-    """HH:MM in the encounter's zone (for explanations)."""
-    if tz is _UTC:
-        within = minute % 1440
-    else:
-        moment = datetime.datetime.fromtimestamp(minute * 60, tz)
-        within = moment.hour * 60 + moment.minute
-    return f"{within // 60:02d}:{within % 60:02d}"
 
 
 def _text(value, admin_id, field: str, required: bool = False) -> str | None:
