@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -461,11 +461,7 @@ def query_answer(request: HttpRequest, pk: int) -> HttpResponse:
     query = get_object_or_404(
         DocumentationQuery.objects.filter(encounter__center__in=centers_for(request.user, Role.NURSE)), pk=pk
     )
-    target = request.POST.get("next", "")
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("review:nurse_queries")
+    target = _local_path(request, request.POST.get("next", ""))
     try:
         services.query_answer(query=query, actor=request.user, answer=request.POST.get("answer", ""))
     except RoleRefused as exc:
@@ -484,9 +480,20 @@ def query_answer(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ChargesError as exc:
         messages.error(request, str(exc))
-        return redirect(target)
+        return HttpResponseRedirect(target)
     messages.success(request, "Answer sent to the coder.")
-    return redirect(target)
+    return HttpResponseRedirect(target)
+
+
+def _local_path(request: HttpRequest, target: str) -> str:
+    """`target` when it is a path on this site ("/..."), else the nurse's query page (never a view name)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = (target or "").strip()
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("review:nurse_queries")
 
 
 @role_required(Role.NURSE)

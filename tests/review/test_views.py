@@ -250,3 +250,13 @@ def test_documentation_needed_lists_missing_stop_and_queries_with_the_nurse(code
     assert "Open query: Which arm?" in needed
     nurse_name = nurse.get_full_name() or nurse.username
     assert needed.count(f"<td>{nurse_name}</td>") == 2
+
+
+@pytest.mark.parametrize(
+    "target", ["not-a-url", '"><img src=x onerror=alert(1)>', "//evil.example/", "https://evil.example/"]
+)
+def test_query_answer_with_a_bad_next_goes_to_the_query_page(ready_set, coder, nurse, client_for, target):
+    query = services.query_create(charge_set=ready_set, actor=coder, question="q")
+    response = client_for(nurse).post(reverse("review:query_answer", args=[query.pk]), {"answer": "a", "next": target})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("review:nurse_queries")
