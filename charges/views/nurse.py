@@ -38,6 +38,7 @@ from charges.services.encounters import (
     encounter_update,
 )
 from charges.views.common import center_today, is_htmx, local, nurse_encounter
+from charges.views.preview import preview_context
 
 
 def _review_queries(*, user: Any = None, encounter: Any = None) -> Any:
@@ -203,6 +204,8 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = nurse_encounter(request, pk)
     encounter_record_view(encounter=encounter, actor=request.user)
     context = _page_context(request, encounter, nurse_queries=_review_queries(encounter=encounter))
+    # the preview is part of the first render too: a reload must not show "No charges yet"
+    context.update(preview_context(encounter))
     return render(request, "charges/encounter.html", context)
 
 

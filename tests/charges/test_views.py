@@ -126,6 +126,15 @@ def test_e2e_flow_through_the_forms(client_for, nurse, encounter):
     assert "MISSING_STOP_TIME" in preview and "Missing stop time" in preview
 
 
+def test_encounter_page_shows_the_preview_on_first_render(client_for, nurse, encounter):
+    """A full page load (not only the htmx refresh) shows the derived lines: a reload never says "No charges yet"."""
+    client = client_for(nurse)
+    post_new(client, encounter, drug="ondansetron", route="iv_push", start_time="11:00", stop_time="", dose="")
+    page = client.get(reverse("charges:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-code="96374"' in page
+    assert "No charges yet" not in page
+
+
 @pytest.mark.parametrize(
     "overrides,field_id,message",
     [

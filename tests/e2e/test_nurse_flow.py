@@ -168,3 +168,4 @@ def test_add_administration_by_keyboard_alone(page, e2e_site):
     page.reload()
     saved = page.locator("#administrations-block").get_by_text("ondansetron", exact=False).count()
     assert saved == 1, f"saved {saved} times"
+    wait_for_code(page, "96374")  # a lone therapeutic push is the initial service (R7, R9)
