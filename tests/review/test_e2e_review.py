@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import axe_serious, browser, e2e_site, page, shot, sign_in  # noqa: F401 - fixtures
+from tests.e2e.browser import axe_serious, sign_in
 from tests.e2e.test_nurse_flow import add_administration, create_encounter, preview
 
 pytestmark = pytest.mark.e2e
