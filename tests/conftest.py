@@ -16,6 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from accounts.roles import Role
 from tests.factories import TEST_PASSWORD, CenterFactory, make_member
 
+# the browser-test fixtures (Playwright + Chromium), shared by every app's e2e tests
+pytest_plugins = ["tests.e2e.browser"]
+
 # The same profiles as tests/engine/conftest.py (profiles are global: whichever loads last must agree).
 hypothesis_settings.register_profile(
     "dev",

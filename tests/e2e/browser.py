@@ -1,5 +1,8 @@
 """Browser tests: Playwright driving Debian's headless Chromium against pytest-django's live server.
 
+A pytest plugin (registered in tests/conftest.py) so every app's browser test shares one browser:
+import only the helper functions (`sign_in`, `axe_serious`) from here, never the fixtures.
+
 Playwright's own browser download does not work on these machines, so the browser is the system
 `chromium` (`CHROMIUM_PATH`, default /usr/bin/chromium) passed as `executable_path`. Screenshots go
 to `test-output/e2e/` (git-ignored); `.ci/run` prints their paths.

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import axe_serious, sign_in
+from tests.e2e.browser import axe_serious, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from tests.e2e.conftest import axe_serious, browser, e2e_site, page, shot, sign_in  # noqa: F401 - fixtures
+from tests.e2e.browser import axe_serious, sign_in
 from tests.reports.conftest import DOS, approve, make_set
 
 pytestmark = pytest.mark.e2e
