@@ -175,3 +175,48 @@ def test_the_500_page_shows_the_request_id_and_no_traceback(home, client_for):
     for leak in ("Traceback", "RuntimeError", "failed for", name, mrn, "charges/views", 'File "'):
         assert leak not in body, leak
     assert "Content-Security-Policy" in response
+
+
+@pytest.mark.celery_live
+@pytest.mark.django_db
+def test_task_messages_in_redis_carry_ids_only(home, django_capture_on_commit_callbacks):
+    """The derivation queued by a documentation change, read back raw from the Redis list of a private queue."""
+    import base64
+    import os
+    import uuid
+
+    import redis
+
+    from charges.services.administrations import administration_update
+    from charges.tasks import derive_encounter_task
+    from infusioncenter.celery import app
+
+    url = os.environ["REDIS_URL"]
+    queue = f"security-{uuid.uuid4().hex}"
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    original = derive_encounter_task.apply_async
+    client = redis.Redis.from_url(url)
+    app.conf.update(task_always_eager=False, broker_url=url)
+    try:
+        with (
+            mock.patch.object(
+                derive_encounter_task, "delay", side_effect=lambda *a, **k: original(args=a, kwargs=k, queue=queue)
+            ),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            administration_update(
+                administration=home.adm_push, actor=home.users["nurse"], values={"dose": 6}, pauses=[]
+            )
+        raw = client.lrange(queue, 0, -1)
+    finally:
+        app.conf.update(saved)
+        client.delete(queue)
+    assert raw, "no message reached the Redis queue"
+    for item in raw:
+        envelope = json.loads(item)
+        body = json.loads(base64.b64decode(envelope["body"]))
+        args, kwargs = body[0], body[1]
+        assert all(isinstance(v, int) for v in [*args, *kwargs.values()]), body
+        text = item.decode() + json.dumps(body)
+        for phi in home.phi:
+            assert phi not in text
