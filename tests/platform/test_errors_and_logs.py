@@ -72,3 +72,13 @@ def test_outside_a_request_the_request_id_is_a_dash():
     finally:
         logger.removeHandler(handler)
     assert json.loads(stream.getvalue())["request_id"] == "-"
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_a_form_or_query_is_a_clear_400(client_for, nurse):
+    client = client_for(nurse)
+    posted = client.post("/accounts/center/", {"center": "1\x00", "next": "/"})
+    assert posted.status_code == 400
+    assert b"could not be understood" in posted.content
+    assert client.get("/?q=a%00b").status_code == 400
+    assert client.get("/").status_code == 200
