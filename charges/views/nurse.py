@@ -149,7 +149,7 @@ def encounter_edit(request: HttpRequest, pk: int) -> HttpResponse:
     conflict = ""
     if request.method == "POST" and form.is_valid():
         try:
-            version = int(request.POST.get("version") or 0) or None
+            version = _posted_version(request)
             encounter_update(encounter=encounter, actor=request.user, values=form.values(), expected_version=version)
         except StaleVersion as exc:
             conflict = str(exc)
@@ -273,13 +273,27 @@ def administration_edit(request: HttpRequest, pk: int, adm_pk: int) -> HttpRespo
     return _form_response(request, encounter, form, action, adm=adm)
 
 
+def _posted_version(request: HttpRequest) -> int | None:
+    """The version the form was loaded with (optimistic locking); None when the form sent none.
+
+    A damaged value (not a whole number) is treated like a stale form: the nurse is asked to reload,
+    nothing is saved, and it is never a server error.
+    """
+    raw = (request.POST.get("version") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise StaleVersion(message="This form is out of date or damaged. Reload the page; nothing was saved.")
+    return int(raw) or None
+
+
 @role_required(Role.NURSE)
 @require_POST
 def administration_delete_view(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     encounter = nurse_encounter(request, pk)
     adm = get_object_or_404(Administration, pk=adm_pk, encounter=encounter)
     try:
-        version = int(request.POST.get("version") or 0) or None
+        version = _posted_version(request)
         administration_delete(administration=adm, actor=request.user, expected_version=version)
     except StaleVersion as exc:
         messages.error(request, str(exc))
