@@ -77,7 +77,6 @@ FIXED_FILLS = (SCRIPT, ATTRIBUTE, "A" * 10_000, "nul\x00byte")
 KNOWN_FORM_DEFECTS: dict[str, str] = {
     # PostgreSQL only (NUL bytes, values longer than the column): 500s
     "review/queries/<int:pk>/close/": "reported to coder 04:58 (note of 10k characters)",
-    "accounts/login/": "reported to platform 04:58 (username over 255 characters)",
 }
 
 
@@ -290,7 +289,6 @@ def test_review_input_with_nul_bytes_or_oversized_text_is_not_a_500(home, client
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="reported to platform 04:58: a 300-character username is a 500 on PostgreSQL")
 @pytest.mark.django_db
 def test_signing_in_with_an_oversized_username_is_not_a_500():
     response = Client(raise_request_exception=False).post("/accounts/login/", {"username": "A" * 300, "password": "x"})
