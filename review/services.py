@@ -568,7 +568,7 @@ def proposal_accept(*, charge_set: ChargeSet, actor: Any, expected_version: int 
         to_create = remaining
     else:
         for line in ChargeLine.objects.filter(charge_set=locked):
-            line._change_reason = reason
+            line._change_reason = reason[:100]
             line.delete()
     created = []
     for data in to_create:

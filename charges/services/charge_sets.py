@@ -102,7 +102,9 @@ def charge_set_transition(
     locked.version += 1
     locked.updated_by = actor
     locked.status_changed_at = now
-    locked._change_reason = reason or move.label
+    locked._change_reason = (reason or move.label)[
+        :100
+    ]  # simple-history keeps 100 characters; the full reason is below
     locked.save()
     ChargeSetTransition.objects.create(
         charge_set=locked,

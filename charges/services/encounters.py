@@ -176,7 +176,7 @@ def encounter_void(*, encounter: Encounter, actor: Any, reason: str) -> Encounte
         charge_set_transition(charge_set=charge_set, to_status=Status.VOID, actor=actor, reason=reason)
     locked.status = EncounterStatus.VOID
     locked.updated_by = actor
-    locked._change_reason = reason
+    locked._change_reason = (reason or "")[:100]  # simple-history keeps 100 characters
     locked.save(update_fields=["status", "updated_by", "updated_at"])
     audit(
         action="encounter.void",

@@ -10,7 +10,6 @@ script payload echoed unescaped in an HTML response (also on the page a successf
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -74,10 +73,7 @@ FIXED_FILLS = (SCRIPT, ATTRIBUTE, "A" * 10_000, "nul\x00byte")
 
 #: route -> note, for defects reported to an owner and not fixed yet; their failures are left to the
 #: targeted regression tests below (strict xfail), so the walk keeps checking every other form
-KNOWN_FORM_DEFECTS: dict[str, str] = {
-    # PostgreSQL only (NUL bytes, values longer than the column): 500s
-    "review/queries/<int:pk>/close/": "reported to coder 04:58 (note of 10k characters)",
-}
+KNOWN_FORM_DEFECTS: dict[str, str] = {}
 
 
 def _field_values(field) -> st.SearchStrategy:
@@ -265,14 +261,7 @@ def test_editing_an_encounter_with_a_malformed_version_is_not_a_500(home, client
         ("get", "/review/", {"patient": "a\x00"}),
         ("post", "/review/patients/", {"q": "nul\x00byte"}),
         ("post", "/review/queries/{query}/close/", {"note": "nul\x00byte"}),
-        pytest.param(
-            ("post", "/review/queries/{query}/close/", {"note": "A" * 10_000}),
-            marks=pytest.mark.xfail(
-                strict=True,
-                condition="postgres" in os.environ.get("DATABASE_URL", ""),
-                reason="reported to coder 04:58: a 10k-character note overflows a varchar(100) on PostgreSQL, a 500",
-            ),
-        ),
+        ("post", "/review/queries/{query}/close/", {"note": "A" * 10_000}),
         ("post", "/review/queries/{query}/answer/", {"answer": "nul\x00byte", "next": "/charting/"}),
     ],
     ids=["queue-payer", "queue-patient", "patient-search", "close-nul", "close-10k", "answer-nul"],
