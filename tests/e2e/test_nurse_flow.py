@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.browser import axe_serious, sign_in
 
@@ -45,9 +46,18 @@ def create_encounter(page, base_url: str) -> str:
 def add_administration(page, *, drug, hcpcs, route, start, stop=None, dose=None, unit=None, purpose=None, site="A"):
     page.get_by_role("button", name="Add administration").click()
     form = page.locator("form.administration-form")
-    form.get_by_label("Drug", exact=True).fill(drug)
-    # pick the codebook drug from the type-ahead, as a nurse does
-    form.locator(f'#drug-options button[data-hcpcs="{hcpcs}"]').first.click()
+    drug_field = form.get_by_label("Drug", exact=True)
+    drug_field.fill(drug)
+    # pick the codebook drug from the type-ahead, as a nurse does; when the typing landed before htmx had
+    # bound the freshly swapped form, ask again with the field's "search" trigger
+    option = form.locator(f'#drug-options button[data-hcpcs="{hcpcs}"]').first
+    for _ in range(3):
+        try:
+            option.wait_for(timeout=4_000)
+            break
+        except PlaywrightTimeout:
+            drug_field.dispatch_event("search")
+    option.click()
     form.get_by_label("Route").select_option(route)
     form.get_by_label("Site").fill(site)
     form.get_by_label("Start", exact=True).fill(start)
