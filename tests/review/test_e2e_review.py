@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.e2e.browser import axe_serious, sign_in
-from tests.e2e.test_nurse_flow import add_administration, create_encounter, preview
+from tests.e2e.test_nurse_flow import add_administration, create_encounter, preview, wait_for_code
 
 pytestmark = pytest.mark.e2e
 
@@ -24,24 +24,12 @@ def switch_user(page, base: str, username: str) -> None:  # noqa: F811 - `page` 
     sign_in(page, base, username)
 
 
-def restore_rituximab_stop(nurse) -> None:
-    import datetime
-    from zoneinfo import ZoneInfo
-
-    from charges.models import Administration
-    from charges.services.administrations import administration_update
-
-    adm = Administration.objects.get(hcpcs="J9312", stop_at__isnull=True)
-    stop = datetime.datetime(2025, 3, 4, 14, 10, tzinfo=ZoneInfo("America/New_York"))
-    administration_update(administration=adm, actor=nurse, values={"stop_at": stop}, expected_version=adm.version)
-
-
 def test_coder_reviews_queries_corrects_and_approves(page, e2e_site, shot):  # noqa: F811
     from charges.models import ChargeSet
 
     base = e2e_site["url"]
     sign_in(page, base, "nurse")
-    encounter_url = create_encounter(page, base)
+    create_encounter(page, base)
     add_administration(page, drug="ritux", hcpcs="J9312", route="iv_infusion", start="10:00", dose=700, unit="mg")
     add_administration(
         page, drug="diphenhydramine", hcpcs="J1200", route="iv_push", start="9:45", stop="9:47", dose=25, unit="mg"
@@ -50,11 +38,13 @@ def test_coder_reviews_queries_corrects_and_approves(page, e2e_site, shot):  # n
         page, drug="normal saline", hcpcs="J7030", route="iv_infusion", start="10:00", stop="14:10", purpose="hydration"
     )
     preview(page).locator('li.preview-warning[data-code="MISSING_STOP_TIME"]').wait_for()
-    # The nurse restores the stop time through the same service her form uses (the edit form itself is
-    # covered by tests/e2e/test_nurse_flow.py), then signs in the browser.
-    page.goto("about:blank")  # no request in flight: the live server shares the test's SQLite connection
-    restore_rituximab_stop(e2e_site["users"]["nurse"])
-    page.goto(encounter_url)
+    # The nurse restores the rituximab stop time in her edit form, sees the infusion charged again, and signs.
+    page.get_by_role("link", name=re.compile("rituximab", re.I)).first.click()
+    form = page.locator("form.administration-form")
+    form.get_by_label("Stop", exact=True).fill("14:10")
+    form.get_by_role("button", name="Save").click()
+    page.wait_for_load_state("networkidle")
+    wait_for_code(page, "96413")
     page.get_by_role("button", name="Sign", exact=True).click()
     page.wait_for_load_state("networkidle")
 
