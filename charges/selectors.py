@@ -66,6 +66,11 @@ def encounter_page_queryset(user: Any, *roles: str) -> QuerySet[Encounter]:
     return encounters_for(user, *roles).select_related("center", "signed_by", "created_by", "updated_by")
 
 
+def encounter_reloaded(encounter: Encounter) -> Encounter:
+    """The encounter read again (after a save), with what its page shows, in one query."""
+    return Encounter.objects.select_related("center", "signed_by", "created_by", "updated_by").get(pk=encounter.pk)
+
+
 def encounter_administrations(encounter: Encounter) -> list[Administration]:
     return list(
         Administration.objects.filter(encounter=encounter)
@@ -127,22 +132,37 @@ def _entry(row: Any) -> DrugEntry:
     )
 
 
-def drug_catalog(on: datetime.date | None = None) -> list[DrugEntry]:
-    """Codebook drugs in force on `on` (today when None), one entry per HCPCS."""
-    from django.utils import timezone
-
+def _drug_catalog_rows(day: datetime.date) -> tuple[DrugEntry, ...]:
     from codebook.models import Drug
 
-    day = on or timezone.localdate()
     rows = Drug.objects.in_force(day).order_by("hcpcs", "-valid_from")
     seen: dict[str, DrugEntry] = {}
     for row in rows:
         seen.setdefault(row.hcpcs, _entry(row))
-    return list(seen.values())
+    return tuple(seen.values())
+
+
+def _catalog_index(on: datetime.date | None) -> tuple[tuple[DrugEntry, ...], dict[str, DrugEntry]]:
+    """The catalog of `on` and the same entries by HCPCS, built once per codebook revision and day
+    (codebook.selectors.revision_cached: one query, the revision token, when cached)."""
+    from django.utils import timezone
+
+    from codebook.selectors import revision_cached
+
+    day = on or timezone.localdate()
+
+    def build() -> tuple[tuple[DrugEntry, ...], dict[str, DrugEntry]]:
+        entries = _drug_catalog_rows(day)
+        return entries, {e.hcpcs: e for e in entries}
+
+    return revision_cached(("charges.drug_catalog", day), build)
+
+
+def drug_catalog(on: datetime.date | None = None) -> list[DrugEntry]:
+    """Codebook drugs in force on `on` (today when None), one entry per HCPCS (the newest version)."""
+    return list(_catalog_index(on)[0])
 
 
 def drug_by_hcpcs(hcpcs: str, on: datetime.date) -> DrugEntry | None:
-    from codebook.models import Drug
-
-    row = Drug.objects.in_force(on).filter(hcpcs=hcpcs).order_by("-valid_from").first()
-    return _entry(row) if row else None
+    """The catalog entry of `hcpcs` on `on` (the newest version in force), or None."""
+    return _catalog_index(on)[1].get(hcpcs)

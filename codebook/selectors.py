@@ -10,20 +10,26 @@ save/delete, and the services' bulk paths) gives ``CodebookRevision`` a new rand
 same transaction, and the cache is keyed by the token read from the database, so it is correct
 across processes (gunicorn workers, Celery) on SQLite and PostgreSQL alike, and a change rolled
 back never leaves its book behind under a token that a later change could reuse.
+
+``revision_cached(key, build)`` applies the same rule to anything else derived from the codebook
+(the charges app's drug catalog, for instance): one value per key, kept for the current token only.
 """
 
 from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 from charges.engine import snapshot
 from codebook.cells import to_cell
 from codebook.models import CODEBOOK_MODELS, CodebookRevision, PayerNote
 
 _cache_lock = threading.Lock()
-_cache: dict[str, snapshot.RulesBook] = {}
+_cache: dict[str, tuple[snapshot.RulesBook, str]] = {}  # "token:version" -> (book, snapshot id)
+_derived: dict[Hashable, Any] = {}  # values of revision_cached(), all of one token
+_derived_token: list[str] = [""]
 
 
 def codebook_tables() -> dict[str, list[dict[str, str]]]:
@@ -53,10 +59,14 @@ def codebook_version() -> str:
     return version or snapshot.read_version(snapshot.SEED_DIR)
 
 
+def _snapshot_id_of(token: str, version: str) -> str:
+    return f"{version or snapshot.read_version(snapshot.SEED_DIR)}@{token or 'empty'}"
+
+
 def codebook_snapshot_id() -> str:
     """Names the exact codebook state a derivation used: ``<version>@<token>`` (security.md INT-04)."""
-    token, _version = codebook_revision()
-    return f"{codebook_version()}@{token or 'empty'}"
+    token, version = codebook_revision()  # one read: the version and the token of the same state
+    return _snapshot_id_of(token, version)
 
 
 def rules_book() -> snapshot.RulesBook:
@@ -65,20 +75,54 @@ def rules_book() -> snapshot.RulesBook:
     version = version or snapshot.read_version(snapshot.SEED_DIR)
     cache_key = f"{token}:{version}"
     with _cache_lock:
-        book = _cache.get(cache_key)
-    if book is not None and token:
-        return book
+        found = _cache.get(cache_key)
+    if found is not None and token:
+        return found[0]
     book = snapshot.build_book(codebook_tables(), version)
     if token:
         with _cache_lock:
             _cache.clear()  # one book per process: the newest
-            _cache[cache_key] = book
+            _cache[cache_key] = (book, _snapshot_id_of(token, version))
     return book
+
+
+def rules_book_snapshot_id(book: object) -> str | None:
+    """The snapshot id (``codebook_snapshot_id()``) of the revision `book` was built from, when `book`
+    is the cached database book; None otherwise (then ask ``codebook_snapshot_id()``). No query."""
+    with _cache_lock:
+        for cached, snapshot_id in _cache.values():
+            if cached is book:
+                return snapshot_id
+    return None
+
+
+def revision_cached(key: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()`` computed once per codebook revision (one query: the revision token).
+
+    The value is kept until the token changes, exactly like the rules book, so it is never stale
+    across processes; with no revision row (an empty codebook) nothing is cached. Callers must treat
+    the value as read-only (share immutable values).
+    """
+    token, _version = codebook_revision()
+    if token:
+        with _cache_lock:
+            if _derived_token[0] == token and key in _derived:
+                return _derived[key]
+    value = build()
+    if token:
+        with _cache_lock:
+            if _derived_token[0] != token:
+                _derived.clear()  # values of one token only: the newest
+                _derived_token[0] = token
+            _derived[key] = value
+    return value
 
 
 def clear_rules_book_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _derived.clear()
+        _derived_token[0] = ""
 
 
 def payer_notes_for(payer_key: str, codes: Iterable[str], on: datetime.date):

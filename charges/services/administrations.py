@@ -26,6 +26,7 @@ from charges.errors import StaleVersion
 from charges.models import Administration, Encounter, Pause
 from charges.models.encounters import LONG_ROUTES
 from charges.services import audit, user_label
+from charges.services.validation import full_clean_local
 
 FUTURE_START_TOLERANCE = datetime.timedelta(minutes=5)
 MAX_ADMINISTRATION = datetime.timedelta(hours=24)
@@ -151,16 +152,34 @@ def _raise_if_problems(problems: dict[str, list[str]]) -> None:
         raise ValidationError(problems)
 
 
-def _bump_documentation(encounter: Encounter, actor: Any) -> None:
-    """Marks a documentation change: derivations of older versions are discarded."""
+def _bump_documentation(encounter: Encounter, actor: Any, *, locked: bool = False) -> None:
+    """Marks a documentation change: derivations of older versions are discarded.
+
+    `locked`: the caller holds the encounter's row lock (select_for_update) and read it under that
+    lock, so the new version is known without reading it back.
+    """
+    now = timezone.now()
     Encounter.objects.filter(pk=encounter.pk).update(
-        documentation_version=F("documentation_version") + 1, updated_at=timezone.now()
+        documentation_version=F("documentation_version") + 1, updated_at=now
     )
-    encounter.refresh_from_db(fields=["documentation_version", "updated_at"])
+    if locked:
+        encounter.documentation_version += 1
+        encounter.updated_at = now
+    else:
+        encounter.refresh_from_db(fields=["documentation_version", "updated_at"])
 
 
-def _save_pauses(administration: Administration, pauses: list[PauseSpan]) -> None:
-    existing = list(administration.pauses.all())
+def _clean_exclude(actor: Any) -> list[str]:
+    """Fields `full_clean()` need not check: the encounter (locked above) and, for a signed-in actor
+    read by this request, the two user keys (a query each; the foreign keys still hold them)."""
+    exclude = ["encounter"]
+    if actor is not None and getattr(actor, "pk", None) is not None:
+        exclude += ["documented_by", "updated_by"]
+    return exclude
+
+
+def _save_pauses(administration: Administration, pauses: list[PauseSpan], *, created: bool = False) -> None:
+    existing = [] if created else list(administration.pauses.all())
     wanted = sorted(pauses, key=lambda p: p.start_at)
     same = [(p.start_at, p.stop_at) for p in existing] == [(p.start_at, p.stop_at) for p in wanted]
     if same:
@@ -169,7 +188,7 @@ def _save_pauses(administration: Administration, pauses: list[PauseSpan]) -> Non
         pause.delete()
     for span in wanted:
         pause = Pause(administration=administration, start_at=span.start_at, stop_at=span.stop_at)
-        pause.full_clean(exclude=["administration"])
+        full_clean_local(pause, exclude=["administration"])
         pause.save()
 
 
@@ -208,10 +227,10 @@ def administration_create(
     for field in EDITABLE_FIELDS:
         if field in values:
             setattr(adm, field, values[field])
-    adm.full_clean(exclude=["encounter"])
+    full_clean_local(adm, exclude=_clean_exclude(actor))
     adm.save()
-    _save_pauses(adm, pauses)
-    _bump_documentation(encounter, actor)
+    _save_pauses(adm, pauses, created=True)
+    _bump_documentation(encounter, actor, locked=True)
     audit(
         action="administration.create",
         actor=actor,
@@ -256,7 +275,7 @@ def administration_update(
         setattr(adm, field, merged[field])
     adm.updated_by = actor
     adm.version += 1
-    adm.full_clean(exclude=["encounter"])
+    full_clean_local(adm, exclude=_clean_exclude(actor))
     adm.save()
     _save_pauses(adm, pauses)
     _bump_documentation(encounter, actor)

@@ -54,9 +54,11 @@ def rules_book() -> Any:
 def _snapshot_id(book: Any) -> str:
     """The codebook snapshot the run used (version and revision token), for INT-04."""
     try:
-        from codebook.selectors import codebook_snapshot_id
+        from codebook.selectors import codebook_snapshot_id, rules_book_snapshot_id
 
-        return codebook_snapshot_id()[:40]
+        # the cached database book knows the revision it was built from (no query, and never the
+        # revision of a codebook change committed between reading the book and naming it)
+        return (rules_book_snapshot_id(book) or codebook_snapshot_id())[:40]
     except ImportError:
         return str(getattr(book, "version", ""))[:40]
 

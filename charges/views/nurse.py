@@ -23,6 +23,7 @@ from charges.selectors import (
     drug_catalog,
     encounter_administrations,
     encounter_charge_sets,
+    encounter_reloaded,
     running_administrations,
 )
 from charges.services.administrations import (
@@ -312,8 +313,8 @@ def _form_response(request: HttpRequest, encounter: Any, form: Any, action: str,
 
 def _saved(request: HttpRequest, encounter: Any, message: str) -> HttpResponse:
     if is_htmx(request):
-        encounter.refresh_from_db()
-        return _render_block(request, encounter)
+        # read again with its center and users in one query (refresh_from_db() drops them: 2+ queries)
+        return _render_block(request, encounter_reloaded(encounter))
     messages.success(request, message)
     return HttpResponseRedirect(reverse("charges:encounter", args=[encounter.pk]))
 
