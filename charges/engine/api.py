@@ -13,7 +13,7 @@ from . import constants as C
 from .context import Context, Item
 from .drugs import code_drugs
 from .hierarchy import code_group, recode_site
-from .parse import local_date, parse_encounter
+from .parse import dater, local_date, parse_encounter
 from .snapshot import RulesBook
 from .standalone import code_standalone
 from .types import Encounter, EncounterError, Issue, Line
@@ -71,59 +71,91 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
                 unique.append(
                     {"code": warning.code, "administration": warning.administration, "message": warning.message}
                 )
-    return {"id": encounter.id, "lines": [_line_dict(line) for line in lines], "warnings": unique, "errors": []}
+    # The output line dicts (engine-io.md key order; revenue_code and ndc only when set), built inline.
+    out = []
+    for line in lines:
+        result = {"code": line.code, "units": line.units, "modifiers": line.modifiers, "date": line.date}
+        if line.revenue_code is not None:
+            result["revenue_code"] = line.revenue_code
+        if line.ndc is not None:
+            result["ndc"] = line.ndc
+        result["administrations"] = list(line.admins)
+        result["kind"] = line.kind
+        result["explanation"] = line.explanation
+        out.append(result)
+    return {"id": encounter.id, "lines": out, "warnings": unique, "errors": []}
 
 
-def _line_dict(line: Line) -> dict:
-    result = {"code": line.code, "units": line.units, "modifiers": line.modifiers, "date": line.date}
-    if line.revenue_code is not None:
-        result["revenue_code"] = line.revenue_code
-    if line.ndc is not None:
-        result["ndc"] = line.ndc
-    result["administrations"] = list(line.admins)
-    result["kind"] = line.kind
-    result["explanation"] = line.explanation
-    return result
+def _drug_facts(snapshot, payer) -> dict:
+    """Per snapshot and payer, once: HCPCS -> (drug, codebook category, payer chemo list: 1 added, -1 removed,
+    0 neither, drug identity key or None, hormonal, vaccine kind, electrolyte). Codes in neither the codebook
+    nor the payer's chemo list are absent (no drug, nothing to change)."""
+    cache_key = ("drug-facts", payer.key)
+    table = snapshot.cache.get(cache_key)
+    if table is not None:
+        return table
+    table = {}
+    for hcpcs in set(snapshot.drugs) | payer.chemo_added | payer.chemo_removed:
+        drug = snapshot.drugs.get(hcpcs)
+        listed = 1 if hcpcs in payer.chemo_added else (-1 if hcpcs in payer.chemo_removed else 0)
+        if drug is None:
+            table[hcpcs] = (None, None, listed, None, False, "", False)
+        else:
+            table[hcpcs] = (
+                drug,
+                drug.category or None,
+                listed,
+                None if drug.unclassified else drug.ingredient,
+                bool(drug.hormonal),
+                drug.vaccine_kind,
+                bool(drug.electrolyte),
+            )
+    snapshot.cache[cache_key] = table
+    return table
+
+
+_NO_FACTS = (None, None, 0, None, False, "", False)
 
 
 def _resolve(ctx: Context, encounter: Encounter) -> list[Item]:
     """Codebook facts per administration: drug, category (input > payer chemo list > codebook), identity."""
-    snapshot = ctx.snapshot
-    payer = ctx.payer
+    facts = _drug_facts(ctx.snapshot, ctx.payer)
+    text_keys = _TEXT_KEYS
     items = []
     for admin in encounter.administrations:
-        drug = snapshot.drugs.get(admin.hcpcs) if admin.hcpcs else None
+        hcpcs = admin.hcpcs
+        drug, drug_category, listed, key, hormonal, vaccine_kind, electrolyte = (
+            facts.get(hcpcs, _NO_FACTS) if hcpcs else _NO_FACTS
+        )
         category = admin.category
-        if category is None and drug is not None and drug.category:
-            category = drug.category
-        if admin.hcpcs and (payer.chemo_added or payer.chemo_removed):
-            if admin.hcpcs in payer.chemo_added:
+        if category is None:
+            category = drug_category
+        if listed:
+            if listed > 0:
                 category = "chemo"
-            elif admin.hcpcs in payer.chemo_removed and category == "chemo":
+            elif category == "chemo":
                 category = "therapeutic"
-        if drug is not None and not drug.unclassified:
-            key = drug.ingredient
-        else:
-            key = _TEXT_KEYS.get(admin.drug)
+        if key is None:
+            key = text_keys.get(admin.drug)
             if key is None:
                 key = " ".join(admin.drug.split()).casefold()
-                if len(_TEXT_KEYS) < 100_000:
-                    _TEXT_KEYS[admin.drug] = key
-        hormonal = admin.hormonal if admin.hormonal is not None else bool(drug is not None and drug.hormonal)
-        item = Item(admin, drug, category, key, hormonal)
+                if len(text_keys) < 100_000:
+                    text_keys[admin.drug] = key
+        if admin.hormonal is not None:
+            hormonal = admin.hormonal
         if (
             category is None
-            and not item.vaccine_kind
+            and not vaccine_kind
+            and drug is not None
             and admin.route not in C.ROUTES_WITHOUT_CATEGORY
             and admin.integral_to is None
         ):
-            if drug is not None:
-                raise EncounterError(
-                    "MISSING_CATEGORY",
-                    admin.id,
-                    f"{admin.hcpcs} ({admin.drug}) has no category in the codebook and none is given.",
-                )
-        items.append(item)
+            raise EncounterError(
+                "MISSING_CATEGORY",
+                admin.id,
+                f"{admin.hcpcs} ({admin.drug}) has no category in the codebook and none is given.",
+            )
+        items.append(Item(admin, drug, category, key, hormonal, vaccine_kind, electrolyte))
     return items
 
 
@@ -131,7 +163,7 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
     admins = encounter.administrations
     if not admins:
         return [], []
-    first_date = local_date(encounter.tz, encounter.timezone, admins[0].start)
+    first_date = dater(encounter.tz, encounter.timezone)(admins[0].start)
     snapshot = book.for_iso(first_date)
     if snapshot is None:
         raise EncounterError(

@@ -27,16 +27,23 @@ class Item:
     )
 
     def __init__(
-        self, admin: Administration, drug: Drug | None, category: str | None, key: str, hormonal: bool
+        self,
+        admin: Administration,
+        drug: Drug | None,
+        category: str | None,
+        key: str,
+        hormonal: bool,
+        vaccine_kind: str,
+        electrolyte: bool,
     ) -> None:
         self.admin = admin
         self.id = admin.id
         self.drug = drug
         self.category = category
         self.key = key
-        self.vaccine_kind = drug.vaccine_kind if drug is not None else ""
+        self.vaccine_kind = vaccine_kind
         self.hormonal = hormonal
-        self.electrolyte = bool(drug is not None and drug.electrolyte)
+        self.electrolyte = electrolyte
         start = admin.start
         stop = admin.stop
         if admin.pauses:

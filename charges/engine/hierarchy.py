@@ -13,6 +13,8 @@ from .context import Context, Item
 from .intervals import contiguous_at_least, length, minute_instant, overlap, subtract, union
 from .types import Line
 
+_KEY_SETS: dict[str, frozenset] = {}  # drug identity key -> frozenset((key,)), shared by every service
+
 
 class Service:
     """One infusion (a bag, or same-drug infusions joined by R6), push or hydration service on a site."""
@@ -37,7 +39,6 @@ class Service:
         "repeat_units",
         "role",
         "line",
-        "hours",
         "long_push",
     )
 
@@ -48,7 +49,12 @@ class Service:
             item = items[0]
             admin = item.admin
             self.ids = (item.id,)
-            self.keys = frozenset((item.key,))
+            keys = _KEY_SETS.get(item.key)
+            if keys is None:
+                keys = _KEY_SETS[item.key] = frozenset((item.key,))
+                if len(_KEY_SETS) > 100_000:
+                    _KEY_SETS.clear()
+            self.keys = keys
             self.label = item.label
             self.start = admin.start
             self.stop = admin.start if admin.stop is None else admin.stop
@@ -75,7 +81,6 @@ class Service:
         self.repeat_units: list[int] = []
         self.role = ""
         self.line: Line | None = None
-        self.hours: list[Line] = []
         self.long_push = False
 
     @property
@@ -110,17 +115,21 @@ def _thresholds(first: int, count: int) -> str:
 
 def build_services(ctx: Context, items: list[Item]) -> list[Service]:
     """R5 mixed bags and R1/R2/R3 classification of the group's IV administrations into services."""
-    bags: dict[str, list[Item]] = {}
+    bags: dict[str, list[Item]] | None = None
     singles: list[Item] = []
     for item in items:
-        if item.admin.bag:
-            bags.setdefault(item.admin.bag, []).append(item)
+        bag = item.admin.bag
+        if bag:
+            if bags is None:
+                bags = {}
+            bags.setdefault(bag, []).append(item)
         else:
             singles.append(item)
     units: list[tuple[list[Item], str, str | None]] = []
-    for bag in sorted(bags, key=lambda b: (min(i.admin.start for i in bags[b]), b)):
-        members = bags[bag]
-        units.append(_bag_unit(ctx, members))
+    if bags:
+        for bag in sorted(bags, key=lambda b: (min(i.admin.start for i in bags[b]), b)):
+            members = bags[bag]
+            units.append(_bag_unit(ctx, members))
     for item in singles:
         category = item.category
         purpose = item.admin.purpose
@@ -134,7 +143,9 @@ def build_services(ctx: Context, items: list[Item]) -> list[Service]:
         units.append(([item], category, purpose))
     services: list[Service] = []
     for members, category, purpose in units:
-        services.extend(_classify(ctx, members, category, purpose))
+        service = _classify(ctx, members, category, purpose)
+        if service is not None:
+            services.append(service)
     return services
 
 
@@ -163,17 +174,20 @@ def _bag_unit(ctx: Context, members: list[Item]) -> tuple[list[Item], str, str |
     return members, "hydration", purpose
 
 
-def _classify(ctx: Context, members: list[Item], category: str, purpose: str | None) -> list[Service]:
+def _classify(ctx: Context, members: list[Item], category: str, purpose: str | None) -> Service | None:
     """R1 push or infusion, R2 missing stop, R3 hydration versus other fluid."""
     first = members[0]
-    route_push = all(item.admin.route == "iv_push" for item in members)
-    missing_stop = any(item.admin.stop is None for item in members) and not route_push
+    if len(members) == 1:
+        route_push = first.admin.route == "iv_push"
+        missing_stop = first.admin.stop is None and not route_push
+    else:
+        route_push = all(item.admin.route == "iv_push" for item in members)
+        missing_stop = any(item.admin.stop is None for item in members) and not route_push
     if category == "hydration":
         if missing_stop:
             ctx.warn("MISSING_STOP_TIME", first.id, f"R2: {first.label} has no stop time; hydration is not reported.")
-            return []
-        kind = "hydration" if purpose == "hydration" else "fluid"
-        return [Service(members, category, kind, purpose)]
+            return None
+        return Service(members, category, "hydration" if purpose == "hydration" else "fluid", purpose)
     if missing_stop:
         if ctx.payer.missing_stop_as_push:
             service = Service(members, category, "push")
@@ -185,13 +199,13 @@ def _classify(ctx: Context, members: list[Item], category: str, purpose: str | N
                 first.id,
                 f"R2: {first.label} has no stop time; reported as a push (payer setting missing_stop_as_push).",
             )
-            return [service]
+            return service
         ctx.warn(
             "MISSING_STOP_TIME",
             first.id,
             f"R2: {first.label} infusion has no stop time; no administration line until it is documented.",
         )
-        return []
+        return None
     service = Service(members, category, "push" if route_push else "infusion")
     if route_push:
         if service.own > C.LONG_PUSH_OVER_MINUTES:
@@ -203,15 +217,18 @@ def _classify(ctx: Context, members: list[Item], category: str, purpose: str | N
             )
     elif service.own <= C.PUSH_MAX_MINUTES:
         service.kind = "push"
-    return [service]
+    return service
 
 
 def _merge_same_drug(infusions: list[Service]) -> list[Service]:
     """R6: same drug on one site, overlapping, touching or at most 10 minutes apart -> one infusion."""
-    result: list[Service] = []
+    # INFUSIONS come in time order; the result is in time order too.
     by_key: dict[tuple, list[Service]] = {}
-    for service in sorted(infusions, key=lambda s: (s.start, s.ids)):
+    for service in infusions:
         by_key.setdefault((service.site, service.keys), []).append(service)
+    if len(by_key) == len(infusions):
+        return infusions  # one infusion per drug and site: nothing to join
+    result: list[Service] = []
     for group in by_key.values():
         current = group[0]
         for service in group[1:]:
@@ -222,6 +239,7 @@ def _merge_same_drug(infusions: list[Service]) -> list[Service]:
                 result.append(current)
                 current = service
         result.append(current)
+    result.sort(key=_time_key)
     return result
 
 
@@ -230,11 +248,15 @@ def _merge_same_drug(infusions: list[Service]) -> list[Service]:
 
 def assign_sites(ctx: Context, items: list[Item]) -> None:
     """Conventions (Sites): pool administrations on other sites with the group's first site unless required."""
+    site = items[0].admin.site
+    for item in items:
+        if item.admin.site != site:
+            break
+    else:
+        return  # one site: nothing to pool
     sites: dict[str, list[Item]] = {}
     for item in items:
         sites.setdefault(item.admin.site, []).append(item)
-    if len(sites) < 2:
-        return
     required = {site for site, members in sites.items() if any(m.admin.separate_site_required for m in members)}
     candidates = [site for site in sites if site not in required] or list(sites)
     first_site = min(candidates, key=lambda s: (min((m.admin.start, m.id) for m in sites[s]), s))
@@ -271,25 +293,30 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
             fluids.append(service)
     if len(pushes) > 1:
         pushes.sort(key=_time_key)
-    if len(infusions) > 1:
-        infusions = _merge_same_drug(infusions)
-    # R13: a later infusion of a drug already infused in the group (more than 10 minutes after) is a repeat.
+    infused_keys: set = set()
     if len(infusions) > 1:
         infusions.sort(key=_time_key)
-    latest_by_key: dict[frozenset, Service] = {}
-    for service in infusions:
-        earlier = latest_by_key.get(service.keys)
-        if earlier is not None and service.start > _origin(earlier).stop + C.SAME_DRUG_MAX_GAP:
-            service.repeat_of = _origin(earlier)
-        if earlier is None:
-            latest_by_key[service.keys] = service
-    infused_keys = set()
-    for service in infusions:
-        infused_keys |= service.keys
+        infusions = _merge_same_drug(infusions)
+        # R13: a later infusion of a drug already infused in the group (more than 10 minutes after) is a repeat.
+        first_by_key: dict[frozenset, Service] = {}
+        for service in infusions:
+            keys = service.keys
+            earlier = first_by_key.get(keys)
+            if earlier is None:
+                first_by_key[keys] = service
+                infused_keys |= keys
+            elif service.start > _origin(earlier).stop + C.SAME_DRUG_MAX_GAP:
+                service.repeat_of = _origin(earlier)
+    elif infusions:
+        infused_keys |= infusions[0].keys
     # Blocking activity for hydration (R3): every non-hydration infusion and documented push of the group.
-    blocking = union(
-        [interval for s in infusions for interval in s.run] + [s.push_interval() for s in pushes if s.stop > s.start]
-    )
+    if hydration or fluids:
+        blocking = union(
+            [interval for s in infusions for interval in s.run]
+            + [(s.start, s.stop) for s in pushes if s.stop > s.start]
+        )
+    else:
+        blocking = []
     site_hydration = _hydration_minutes(ctx, hydration, fluids, blocking)
     _check_overlapping_pushes(ctx, pushes)
     _classify_pushes(ctx, pushes, infusions, infused_keys)
@@ -326,7 +353,6 @@ def recode_site(ctx: Context, entry) -> tuple[list[Line], Service | None]:
     site, _lines, _initial, site_infusions, site_pushes, hyd = entry
     for service in site_infusions + site_pushes:
         service.line = None
-        service.hours = []
         service.billable = service.run
     return _code_site(ctx, site, site_infusions, site_pushes, hyd, use_primary=False, quiet=True)
 

@@ -168,8 +168,22 @@ def local_date(tz, tzname: str, minute: int) -> str:
     return found
 
 
+_DATERS: dict[str, tuple] = {}
+
+
 def dater(tz, tzname: str):
-    """A fast local_date for one zone (the common case inlined: a UTC day with one offset, a cached ISO text)."""
+    """A fast local_date for one zone (the common case inlined: a UTC day with one offset, a cached ISO text).
+
+    Built once per zone and reused (an encounter asks for it on every derivation)."""
+    found = _DATERS.get(tzname)
+    if found is not None and found[0] is tz:
+        return found[1]
+    date = _make_dater(tz, tzname)
+    _DATERS[tzname] = (tz, date)
+    return date
+
+
+def _make_dater(tz, tzname: str):
     iso = _ISO_BY_ORDINAL
     if tz is _UTC:
 
