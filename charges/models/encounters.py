@@ -128,7 +128,11 @@ class Encounter(models.Model):
 
     class Meta:
         ordering = ["service_date", "patient_name", "pk"]
-        indexes = [models.Index(fields=["center", "service_date"])]
+        indexes = [
+            models.Index(fields=["center", "service_date"]),
+            # the coder queue's default order (date, then encounter): its first page without sorting them all
+            models.Index(fields=["service_date", "id"], name="encounter_service_date_id_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="encounter_version_positive"),
         ]
@@ -184,6 +188,15 @@ class Administration(models.Model):
 
     class Meta:
         ordering = ["start_at", "pk"]
+        indexes = [
+            # running administrations (timed route, no stop time yet): the queue's "documentation needed"
+            # list; few rows, whereas pushes without a stop time are many and stay out of it
+            models.Index(
+                fields=["encounter"],
+                condition=Q(stop_at__isnull=True, route__in=sorted(route.value for route in TIMED_ROUTES)),
+                name="administration_running_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(stop_at__isnull=True) | Q(stop_at__gt=models.F("start_at")),
