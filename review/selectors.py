@@ -3,7 +3,10 @@
 The queue runs a constant number of queries whatever the page size (the test asserts it): the
 page's sets come with their encounter, center and documenter joined, and line counts, amounts
 and open-query counts as subquery annotations; counts per status are one aggregate over the
-whole selection (every filter but the status filter, so the status tabs show their counts).
+whole selection (every filter but the status filter, so the status tabs show their counts), and
+the paginator takes its total from them (no COUNT query of its own). The page is chosen on the
+bare selection first (its ids, ordered and sliced, as a subquery), so the per-row annotations are
+computed for the page's rows only, not for every row an OFFSET skips.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
@@ -42,6 +46,8 @@ PAGE_SIZE = 50
 PAGE_SIZES = (10, 25, 50, 100)
 #: the warning that puts a set on the documentation-needed list (besides open queries)
 DOCUMENTATION_WARNINGS = ("MISSING_STOP_TIME",)
+#: timed routes, sorted: a running administration (no stop time yet) is on one of them (partial index)
+RUNNING_ROUTES = sorted(route.value for route in TIMED_ROUTES)
 #: sort keys of the queue (URL value -> order_by fields)
 SORTS: dict[str, tuple[str, ...]] = {
     "date": ("encounter__service_date", "encounter_id", "pk"),
@@ -67,6 +73,9 @@ class QueueFilters:
     patient: str = ""  # an opaque PatientRef token
     sort: str = DEFAULT_SORT
     errors: dict[str, str] = field(default_factory=dict)
+    #: the patient token's (center id, MRN), looked up once per request (`_patient_key`)
+    _patient_key: tuple[int, str] | None = field(default=None, repr=False, compare=False)
+    _patient_resolved: bool = field(default=False, repr=False, compare=False)
 
 
 def _parse_date(value: str, name: str, errors: dict[str, str]) -> datetime.date | None:
@@ -119,6 +128,16 @@ def reviewable_sets(user: Any) -> QuerySet[ChargeSet]:
     return scoped(ChargeSet.objects.all(), user, CODER, center_field="encounter__center")
 
 
+def _patient_key(filters: QueueFilters) -> tuple[int, str] | None:
+    """(center id, MRN) of the patient token, one query per filters object (the queue builds several selections)."""
+    if not filters._patient_resolved:
+        filters._patient_key = (
+            PatientRef.objects.filter(token=filters.patient).values_list("center_id", "patient_mrn").first()
+        )
+        filters._patient_resolved = True
+    return filters._patient_key
+
+
 def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = True) -> QuerySet[ChargeSet]:
     """The filtered sets (before annotations and order); `with_status=False` ignores the status filter."""
     qs = reviewable_sets(user)
@@ -133,7 +152,7 @@ def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = Tru
     if filters.warning:
         qs = qs.filter(derivation__warnings__icontains=f'"{filters.warning}"')
     if filters.patient:
-        ref = PatientRef.objects.filter(token=filters.patient).values_list("center_id", "patient_mrn").first()
+        ref = _patient_key(filters)
         if ref is None:
             qs = qs.none()
         else:
@@ -143,8 +162,8 @@ def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = Tru
     return qs
 
 
-def annotate_queue(qs: QuerySet[ChargeSet]) -> QuerySet[ChargeSet]:
-    """Everything a queue row shows, joined or as subqueries (no per-row query).
+def _row_annotations() -> dict[str, Any]:
+    """Line count, amount in force and open-query count of a set, as correlated subqueries.
 
     Every credit cancels exactly one charge line (services refuse a second credit), so the lines
     in force are charges minus credits, and their amount is the charge amounts minus the credit
@@ -158,6 +177,33 @@ def annotate_queue(qs: QuerySet[ChargeSet]) -> QuerySet[ChargeSet]:
         .order_by()
         .values("charge_set")
     )
+    return {
+        "line_count": Coalesce(
+            Subquery(
+                lines.annotate(n=Count("pk", filter=charge) - Count("pk", filter=credit)).values("n")[:1],
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        ),
+        "amount_total": Subquery(
+            lines.annotate(
+                total=Sum(
+                    Case(
+                        When(charge, then=F("amount")),
+                        default=-F("amount"),
+                        output_field=DecimalField(max_digits=16, decimal_places=2),
+                    )
+                )
+            ).values("total")[:1]
+        ),
+        "open_query_count": Coalesce(
+            Subquery(open_queries.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0)
+        ),
+    }
+
+
+def annotate_queue(qs: QuerySet[ChargeSet]) -> QuerySet[ChargeSet]:
+    """Everything a queue row shows, joined or as subqueries (no per-row query)."""
     return (
         qs.select_related("encounter", "encounter__center", "encounter__created_by")
         .only(
@@ -174,39 +220,54 @@ def annotate_queue(qs: QuerySet[ChargeSet]) -> QuerySet[ChargeSet]:
             "encounter__created_by__last_name",
         )
         .annotate(
-            line_count=Coalesce(
-                Subquery(
-                    lines.annotate(n=Count("pk", filter=charge) - Count("pk", filter=credit)).values("n")[:1],
-                    output_field=IntegerField(),
-                ),
-                Value(0),
-            ),
-            amount_total=Subquery(
-                lines.annotate(
-                    total=Sum(
-                        Case(
-                            When(charge, then=F("amount")),
-                            default=-F("amount"),
-                            output_field=DecimalField(max_digits=16, decimal_places=2),
-                        )
-                    )
-                ).values("total")[:1]
-            ),
-            open_query_count=Coalesce(
-                Subquery(open_queries.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0)
-            ),
+            **_row_annotations(),
             warning_list=F("derivation__warnings"),
             has_proposal=Q(proposed_derivation__isnull=False),
         )
     )
 
 
-def queue(user: Any, filters: QueueFilters) -> QuerySet[ChargeSet]:
-    """The queue page's queryset: filtered, annotated, sorted (paginate it)."""
-    fields = SORTS[filters.sort.lstrip("-")]
-    if filters.sort.startswith("-"):
+def _order_fields(sort: str) -> tuple[str, ...]:
+    fields = SORTS[sort.lstrip("-")]
+    if sort.startswith("-"):
         fields = tuple(f"-{name}" for name in fields)
-    return annotate_queue(queue_selection(user, filters)).order_by(*fields)
+    return fields
+
+
+def queue(user: Any, filters: QueueFilters) -> QuerySet[ChargeSet]:
+    """The queue's queryset: filtered, annotated, sorted (the page uses `queue_ids` + `QueuePaginator`)."""
+    return annotate_queue(queue_selection(user, filters)).order_by(*_order_fields(filters.sort))
+
+
+def queue_ids(user: Any, filters: QueueFilters) -> QuerySet[ChargeSet]:
+    """The ids of the queue's sets in page order, with only the annotation the sort needs (slice it)."""
+    fields = _order_fields(filters.sort)
+    qs = queue_selection(user, filters)
+    annotations = _row_annotations()
+    # Sorting by open queries counts them for every set of the selection: one outer join and GROUP BY
+    # (the same numbers as the row's subquery), as a correlated subquery per set rescans the query table.
+    annotations["open_query_count"] = Count("queries", filter=Q(queries__status__in=OPEN_QUERY_STATUSES))
+    needed = {name.lstrip("-") for name in fields} & annotations.keys()
+    if needed:
+        qs = qs.annotate(**{name: annotations[name] for name in needed})
+    return qs.order_by(*fields).values_list("pk", flat=True)
+
+
+def queue_rows(ids: QuerySet[ChargeSet], sort: str) -> QuerySet[ChargeSet]:
+    """The annotated rows of a slice of `queue_ids` (one query; the slice is a subquery), in page order."""
+    return annotate_queue(ChargeSet.objects.filter(pk__in=ids)).order_by(*_order_fields(sort))
+
+
+class QueuePaginator(Paginator):
+    """Pages of `queue_ids`: the total is given (the status counts have it), a page's rows come from `queue_rows`."""
+
+    def __init__(self, ids: QuerySet[ChargeSet], per_page: int, *, count: int, sort: str) -> None:
+        super().__init__(ids, per_page)
+        self.count = count  # a cached_property of Paginator: no COUNT query
+        self.sort = sort
+
+    def _get_page(self, object_list: Any, number: int, paginator: Paginator) -> Page:
+        return super()._get_page(queue_rows(object_list, self.sort), number, paginator)
 
 
 def status_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
@@ -239,11 +300,13 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> l
     """Sets blocked by documentation: an infusion without a stop time, or an open query; with the nurse."""
     base = queue_selection(user, filters, with_status=False).exclude(status=Status.VOID)
     rows: list[NeededRow] = []
+    # the set a row links to: the encounter's first set in the selection (main group first)
+    first_set = base.filter(encounter_id=OuterRef("encounter_id")).order_by("group_key", "pk").values("pk")[:1]
     missing = (
         Administration.objects.filter(
             encounter_id__in=base.exclude(status=Status.EXPORTED).values("encounter_id"),
             stop_at__isnull=True,
-            route__in=list(TIMED_ROUTES),
+            route__in=RUNNING_ROUTES,
         )
         .select_related("encounter", "encounter__center", "documented_by")
         .only(
@@ -257,23 +320,16 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> l
             "documented_by__first_name",
             "documented_by__last_name",
         )
+        .annotate(first_set_id=Subquery(first_set))
         .order_by("encounter__service_date", "start_at", "pk")[:limit]
     )
-    missing = list(missing)
-    set_of_encounter: dict[int, int] = {}
-    for encounter_pk, set_pk in (
-        base.filter(encounter_id__in={adm.encounter_id for adm in missing})
-        .order_by("group_key", "pk")
-        .values_list("encounter_id", "pk")
-    ):
-        set_of_encounter.setdefault(encounter_pk, set_pk)
     for adm in missing:
-        if adm.encounter_id not in set_of_encounter:
+        if adm.first_set_id is None:
             continue
         zone = ZoneInfo(adm.encounter.center.time_zone or "UTC")
         rows.append(
             NeededRow(
-                charge_set_id=set_of_encounter[adm.encounter_id],
+                charge_set_id=adm.first_set_id,
                 encounter_id=adm.encounter_id,
                 service_date=adm.encounter.service_date,
                 patient_name=adm.encounter.patient_name,

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -93,7 +92,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         messages.error(request, message)
     per_page_raw = request.GET.get("per_page", "")
     per_page = int(per_page_raw) if per_page_raw.isdigit() and int(per_page_raw) in selectors.PAGE_SIZES else 50
-    paginator = Paginator(selectors.queue(request.user, filters), per_page)
+    counts = selectors.status_counts(request.user, filters)
+    paginator = selectors.QueuePaginator(
+        selectors.queue_ids(request.user, filters),
+        per_page,
+        count=counts[filters.status] if filters.status else counts["all"],
+        sort=filters.sort,
+    )
     page_number = request.GET.get("page")
     page = paginator.get_page(paginator.num_pages if page_number == "last" else page_number)
     services.record_view(actor=request.user, what="queue", detail={"page": page.number})
@@ -108,7 +113,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         "sort": filters.sort if filters.sort != selectors.DEFAULT_SORT else "",
         "per_page": per_page if per_page != 50 else "",
     }
-    counts = selectors.status_counts(request.user, filters)
     status_tabs = [("", "All", counts["all"])] + [(value, label, counts[value]) for value, label in Status.choices]
     sort_links = {}
     for key in selectors.SORTS:

@@ -200,6 +200,49 @@ def test_queue_query_count_is_the_same_for_pages_of_10_and_50(codebook, center, 
     assert "Page 1 of 2" in body
 
 
+@pytest.mark.parametrize(
+    "sort", ["date", "-patient", "center", "payer", "-status", "amount", "-amount", "queries", "-queries"]
+)
+def test_every_page_of_every_sort_follows_the_sorted_selection(codebook, center, nurse, coder, client_for, sort):
+    """The page is cut from the ordered ids, then annotated: same rows, same order as the whole sorted queue."""
+    import datetime
+    import re
+    from decimal import Decimal
+
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from review import selectors
+
+    for i in range(23):
+        day = datetime.date(2025, 3, 3) + datetime.timedelta(days=i % 4)
+        encounter = build_encounter(
+            center, nurse, day=day, mrn=f"S{i}", name=f"Sorted {i % 7:02d}", payer=("medicare", "commercial")[i % 2]
+        )
+        lines = [("96413", 1, [], Decimal(100 + (i % 5) * 10), "administration")] * (1 + i % 3)
+        charge_set = build_set(encounter, status=(Status.READY, Status.ON_HOLD, Status.DRAFT)[i % 3], lines=lines)
+        for n in range(i % 4):  # 0..3 queries, the third one closed (not counted)
+            closed = n == 2
+            DocumentationQuery.objects.create(
+                charge_set=charge_set,
+                encounter=encounter,
+                question=f"q{n}",
+                asked_by=coder,
+                status="closed" if closed else "open",
+                closed_at=timezone.now() if closed else None,
+            )
+    expected = [cs.pk for cs in selectors.queue(coder, selectors.parse_filters(QueryDict(f"sort={sort}")))]
+    assert len(expected) == 23
+    client = client_for(coder)
+    seen = []
+    for page in (1, 2, 3):
+        body = client.get(reverse("review:queue"), {"sort": sort, "per_page": 10, "page": page}).content.decode()
+        table = body.split("Documentation needed")[0]
+        seen += [int(pk) for pk in re.findall(r'href="/review/sets/(\d+)/"', table)]
+        assert "of 23</caption>" in table
+    assert seen == expected
+
+
 def test_warning_filter(codebook, center, nurse, coder, client_for):
     from charges.models import Derivation
 
