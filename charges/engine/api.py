@@ -251,7 +251,7 @@ def _iv_lines(ctx: Context, items: list[Item]) -> list[Line]:
         else:
             group.append(item)
     if len(groups) == 1:
-        order = list(groups)
+        order = [key]
     else:
         order = sorted(groups, key=lambda key: (key is not None, min(i.admin.start for i in groups[key]), key or ""))
     ctx_entries = []
@@ -402,20 +402,20 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
         addons = [line for line in current if line.code in addon_codes]
         if not addons:
             return []
+        if facility:
+            claim_codes = {line.code for line in current}
+            return [line for line in addons if line.units > 0 and table.get(line.code, empty).isdisjoint(claim_codes)]
         present = {id(line) for line in current}
-        claim_codes = {line.code for line in current}
         by_date: dict = {}
-        if not facility:
-            for line in current:
-                by_date.setdefault(line.date, set()).add(line.code)
+        for line in current:
+            by_date.setdefault(line.date, set()).add(line.code)
         bad = []
         for line in addons:
             if line.units <= 0:
                 continue
-            primaries = table.get(line.code, empty)
-            if not facility and line.later_day and line.anchor is not None and id(line.anchor) in present:
+            if line.later_day and line.anchor is not None and id(line.anchor) in present:
                 continue
-            if primaries.isdisjoint(claim_codes if facility else by_date[line.date]):
+            if table.get(line.code, empty).isdisjoint(by_date[line.date]):
                 bad.append(line)
         return bad
 
@@ -486,11 +486,16 @@ def _check_mue(ctx: Context, lines: list[Line]) -> None:
         }
         ctx.snapshot.cache[cache_key] = limits
     totals: dict[tuple[str, str], int] = {}
+    over = False
     for line in lines:
-        if line.code in limits:
+        limit = limits.get(line.code)
+        if limit is not None:
             key = (line.code, line.date)
-            totals[key] = totals.get(key, 0) + line.units
-    if not totals:
+            units = totals.get(key, 0) + line.units
+            totals[key] = units
+            if units > limit:
+                over = True
+    if not over:
         return
     codes = ctx.snapshot.codes
     for (code, date), units in totals.items():
@@ -514,15 +519,19 @@ def _facility_codes(ctx: Context, lines: list[Line]) -> None:
         for line in lines:
             line.revenue_code = None
         return
-    codes = ctx.snapshot.codes
+    by_code = ctx.snapshot.cache.get("revenue-by-code")
+    if by_code is None:
+        by_code = {code: info.revenue_code for code, info in ctx.snapshot.codes.items() if info.revenue_code}
+        ctx.snapshot.cache["revenue-by-code"] = by_code
     revenue = ctx.snapshot.revenue_codes
     department = C.DEPARTMENT_MODIFIERS.get(ctx.encounter.department_status)
     for line in lines:
-        if line.kind != "drug":
-            info = codes.get(line.code)
-            if info is not None and info.revenue_code:
-                line.revenue_code = info.revenue_code
-            elif line.kind == "em":
+        kind = line.kind
+        if kind != "drug":
+            code = by_code.get(line.code)
+            if code is not None:
+                line.revenue_code = code
+            elif kind == "em":
                 line.revenue_code = revenue["emergency"] if line.code.startswith("9928") else revenue["clinic_visit"]
             else:
                 line.revenue_code = revenue["administration"]

@@ -104,6 +104,8 @@ def secondary_hydration_units(minutes: int) -> int:
 
 
 def _thresholds(first: int, count: int) -> str:
+    if count == 1:
+        return str(first)
     marks = [str(first + C.MINUTES_PER_HOUR * k) for k in range(count)]
     if len(marks) > 6:
         marks = marks[:3] + ["..."] + marks[-1:]
@@ -568,43 +570,51 @@ def _code_site(
             else:
                 initial = chosen
                 basis = "primary reason for the encounter"
-    ordered = ([initial] if initial else []) + [s for s in candidates if s is not initial]
+    if initial is None or initial is candidates[0]:
+        ordered = candidates
+    else:
+        ordered = [initial] + [s for s in candidates if s is not initial]
     # R6: overlaps of different drugs, one infusion at a time in R7 order; then R13 repeats in time order.
     placed: list = []
     roles: dict[int, str] = {}
     for service in ordered:
         if service.kind != "infusion":
             continue
+        run = service.run
         if not placed:
-            service.billable = service.run
+            service.billable = run
             roles[id(service)] = "first"
+            placed = run  # a run is already sorted, disjoint and merged
+            continue
+        inside = overlap(run, placed)
+        outside = subtract(run, placed)
+        out_minutes = length(outside)
+        if inside >= C.CONCURRENT_MIN_OVERLAP and out_minutes <= C.CONCURRENT_MAX_OUTSIDE:
+            roles[id(service)] = "concurrent"
+            service.billable = run
         else:
-            inside = overlap(service.run, placed)
-            outside = subtract(service.run, placed)
-            out_minutes = length(outside)
-            if inside >= C.CONCURRENT_MIN_OVERLAP and out_minutes <= C.CONCURRENT_MAX_OUTSIDE:
-                roles[id(service)] = "concurrent"
-                service.billable = service.run
-            else:
-                roles[id(service)] = "sequential"
-                service.billable = outside
-        placed = union(placed + service.run)
-    repeats = [s for s in infusions if s.repeat_of is not None]
-    if len(repeats) > 1:
-        repeats.sort(key=_time_key)
-    for service in repeats:
-        service.billable = subtract(service.run, placed)
-        placed = union(placed + service.run)
+            roles[id(service)] = "sequential"
+            service.billable = outside
+        placed = union(placed + run)
+    repeats = [s for s in infusions if s.repeat_of is not None] if len(infusions) > 1 else []
+    if repeats:
+        if len(repeats) > 1:
+            repeats.sort(key=_time_key)
+        for service in repeats:
+            service.billable = subtract(service.run, placed)
+            placed = union(placed + service.run)
     lines: list[Line] = []
     for service in ordered:
         if service is initial:
             lines.extend(_initial_lines(ctx, service, basis, repeats))
-        elif service.kind == "infusion":
-            lines.extend(_following_infusion_lines(ctx, service, roles[id(service)], initial, repeats))
-        elif service.kind == "push":
-            lines.append(_push_line(ctx, service, initial))
         else:
-            lines.extend(_hydration_secondary_lines(ctx, service, initial))
+            kind = service.kind
+            if kind == "push":
+                lines.append(_push_line(ctx, service, initial))
+            elif kind == "infusion":
+                lines.extend(_following_infusion_lines(ctx, service, roles[id(service)], initial, repeats))
+            else:
+                lines.extend(_hydration_secondary_lines(ctx, service, initial))
     for push in pushes:
         if push.role == "repeat_push":
             lines.append(_repeat_push_line(ctx, push))
@@ -624,14 +634,20 @@ def _r21_order(lines: list[Line]) -> list[Line]:
     seen = {id(first)}
     for line in lines[1:]:
         parent = line.parent
-        if parent is first:
+        if parent is None:
+            parents.append(line)
+        elif parent is first:
             result.append(line)
-        elif parent is not None and id(parent) in seen:
+        elif id(parent) in seen:
             children.setdefault(id(parent), []).append(line)
         else:
             parents.append(line)
         seen.add(id(line))
-    parents.sort(key=lambda line: _CODE_RANK.get(line.code, 6))  # stable: ties keep R7 order
+    if len(parents) > 1:
+        parents.sort(key=_r21_rank)  # stable: ties keep R7 order
+    if not children:
+        result.extend(parents)
+        return result
     for line in parents:
         result.append(line)
         kids = children.get(id(line))
@@ -640,12 +656,17 @@ def _r21_order(lines: list[Line]) -> list[Line]:
     return result
 
 
+def _r21_rank(line: Line) -> int:
+    return _CODE_RANK.get(line.code, 6)
+
+
 _CODE_RANK = {"96417": 1, "96549": 1, "96411": 2, "96367": 3, "96368": 3, "96375": 4, "96376": 4, "96361": 5}
 
 
 def _hour_lines(
     ctx: Context,
-    parent: Line,
+    parent: Line | None,
+    parent_date: str,
     code: str,
     billable,
     count: int,
@@ -655,18 +676,31 @@ def _hour_lines(
     base: str,
     rule: str = "R10",
 ) -> list[Line]:
-    """R10/R18: COUNT units of CODE, each dated on the day its qualifying minute (FIRST_MARK, +60, ...) falls."""
+    """R10/R18: COUNT units of CODE, each dated on the day its qualifying minute (FIRST_MARK, +60, ...) falls.
+
+    PARENT_DATE is the date of the service they add to (a unit whose minute is not in BILLABLE gets it)."""
     if count <= 0:
         return []
+    date = ctx.date
     first_instant = minute_instant(billable, first_mark)
-    first_date = ctx.date(first_instant) if first_instant is not None else parent.date
-    if count == 1 or (billable and ctx.date(billable[-1][1] - 1) == first_date):
-        dates = [first_date] * count  # every qualifying minute falls on one day
-    else:
-        dates = []
-        for k in range(count):
-            instant = minute_instant(billable, first_mark + C.MINUTES_PER_HOUR * k)
-            dates.append(ctx.date(instant) if instant is not None else parent.date)
+    first_date = date(first_instant) if first_instant is not None else parent_date
+    if count == 1 or (billable and date(billable[-1][1] - 1) == first_date):
+        # Every qualifying minute falls on one day: one line.
+        line = Line(
+            code,
+            count,
+            first_date,
+            ids,
+            "administration",
+            f"{rule}: {T} billable minutes; {base}; units at minute {_thresholds(first_mark, count)} -> {count}.",
+            parent,
+        )
+        line.later_day = first_date > parent_date
+        return [line]
+    dates = []
+    for k in range(count):
+        instant = minute_instant(billable, first_mark + C.MINUTES_PER_HOUR * k)
+        dates.append(date(instant) if instant is not None else parent_date)
     lines = []
     start = 0
     while start < count:
@@ -685,7 +719,7 @@ def _hour_lines(
             f"{rule}: {T} billable minutes; {base}; units at minute {marks} -> {units}{split}.",
             parent,
         )
-        line.later_day = dates[start] > parent.date
+        line.later_day = dates[start] > parent_date
         lines.append(line)
         start = end + 1
     return lines
@@ -722,20 +756,28 @@ def _initial_lines(ctx: Context, service: Service, basis: str, repeats: list[Ser
             f"R3, R4, R7, R9: hydration, {T} countable minutes (31 or more), is the initial service ({basis}).",
         )
         service.line = line
+        units = addl_hours(T)
+        if not units:
+            return [line]
         hours = _hour_lines(
             ctx,
             line,
+            date,
             C.HOUR_CODES[rank],
             service.billable,
-            addl_hours(T),
+            units,
             C.FIRST_ADDL_HOUR_MINUTE,
             ids,
             T,
             "96360 covers up to 90",
             "R10, R11",
         )
-        return [line] + hours
-    billable, T, extra_units = _with_repeats(ctx, service, repeats)
+        return [line, *hours]
+    if repeats:
+        billable, T, extra_units = _with_repeats(ctx, service, repeats)
+    else:
+        billable, extra_units = service.billable, None
+        T = length(billable)
     word = "chemotherapy infusion" if rank == C.RANK_CHEMO_INFUSION else "therapeutic infusion"
     line = Line(
         code,
@@ -746,18 +788,24 @@ def _initial_lines(ctx: Context, service: Service, basis: str, repeats: list[Ser
         f"R7, R9: {word} of {service.label} ({T} billable minutes) is the initial service ({basis}).",
     )
     service.line = line
-    hours = _hour_lines(
-        ctx,
-        line,
-        C.HOUR_CODES[rank],
-        billable,
-        addl_hours(T),
-        C.FIRST_ADDL_HOUR_MINUTE,
-        ids,
-        T,
-        f"{code} covers up to 90",
-    )
-    return [line] + hours + _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
+    units = addl_hours(T)
+    lines = [line]
+    if units:
+        lines += _hour_lines(
+            ctx,
+            line,
+            date,
+            C.HOUR_CODES[rank],
+            billable,
+            units,
+            C.FIRST_ADDL_HOUR_MINUTE,
+            ids,
+            T,
+            f"{code} covers up to 90",
+        )
+    if extra_units:
+        lines += _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
+    return lines
 
 
 def _with_repeats(ctx: Context, service: Service, repeats: list[Service]):
@@ -852,14 +900,15 @@ def _following_infusion_lines(
         )
         service.line = line
         return [line]
-    billable, T, extra_units = _with_repeats(ctx, service, repeats)
+    if repeats:
+        billable, T, extra_units = _with_repeats(ctx, service, repeats)
+    else:
+        billable, extra_units = service.billable, None
+        T = length(billable)
     rank = service.rank
     code = C.SEQUENTIAL_CODES[rank]
-    overlap_note = (
-        f" ({service.own - length(service.billable)} overlapping minutes not counted)"
-        if service.own != length(service.billable)
-        else ""
-    )
+    counted = length(service.billable)
+    overlap_note = f" ({service.own - counted} overlapping minutes not counted)" if service.own != counted else ""
     line = Line(
         code,
         1,
@@ -870,18 +919,24 @@ def _following_infusion_lines(
         f"{service.label}, {T} billable minutes{overlap_note}.",
     )
     service.line = line
-    hours = _hour_lines(
-        ctx,
-        line,
-        C.HOUR_CODES[rank],
-        billable,
-        addl_hours(T),
-        C.FIRST_ADDL_HOUR_MINUTE,
-        ids,
-        T,
-        f"{code} covers up to 90",
-    )
-    return [line] + hours + _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
+    units = addl_hours(T)
+    lines = [line]
+    if units:
+        lines += _hour_lines(
+            ctx,
+            line,
+            date,
+            C.HOUR_CODES[rank],
+            billable,
+            units,
+            C.FIRST_ADDL_HOUR_MINUTE,
+            ids,
+            T,
+            f"{code} covers up to 90",
+        )
+    if extra_units:
+        lines += _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
+    return lines
 
 
 def _push_line(ctx: Context, service: Service, initial: Service | None) -> Line:
@@ -924,10 +979,10 @@ def _hydration_secondary_lines(ctx: Context, service: Service, initial: Service 
     T = service.own
     count = secondary_hydration_units(T)
     parent = initial.line if initial is not None else None
-    holder = Line("96361", 0, ctx.date(service.billable[0][0]), service.ids, "administration", "", parent)
     lines = _hour_lines(
         ctx,
-        holder,
+        None,
+        ctx.date(service.billable[0][0]),
         "96361",
         service.billable,
         count,
@@ -937,10 +992,12 @@ def _hydration_secondary_lines(ctx: Context, service: Service, initial: Service 
         "secondary hydration earns a unit at 31 minutes and each further 60",
         "R3, R4, R11",
     )
-    for index, line in enumerate(lines):
-        line.parent = lines[0] if index else None
+    # The first unit line carries the service (R21 ordering); R20 checks the add-on against the initial.
+    first = lines[0] if lines else None
+    for line in lines:
+        line.parent = first if line is not first else None
         line.anchor = parent
         line.later_day = parent is not None and line.date > parent.date
     if lines:
-        service.line = lines[0]
+        service.line = first
     return lines
