@@ -318,6 +318,24 @@ def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen
     return proc, port, log
 
 
+def _server_cpu(proc: subprocess.Popen) -> float:
+    """User+system CPU seconds used so far by the gunicorn master and its workers (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [proc.pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 class Nurse:
     """One browser: its own cookies (session and CSRF) and CSRF token, one connection per request."""
 
@@ -402,7 +420,7 @@ class Nurse:
         return elapsed, t_save, t_preview, problem
 
 
-def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[int]) -> None:
+def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[int], proc: subprocess.Popen) -> None:
     think_min, think_max = (float(x) for x in args.think.split("-"))
     samples: list[tuple[float, float, float]] = []
     failures: list[str] = []
@@ -425,12 +443,14 @@ def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[i
                     samples.append((elapsed, t_save, t_preview))
 
     threads = [threading.Thread(target=client_run, args=(i,)) for i in range(len(nurses))]
+    cpu0, load0 = _server_cpu(proc), os.getloadavg()[0]
     t1 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t1
+    cpu = _server_cpu(proc) - cpu0
     label = {
         "closed": "closed loop (no think time: the stress case)",
         "paced": f"paced ({args.think} s random think time before each save: a brisk nurse)",
@@ -454,6 +474,11 @@ def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[i
         print(
             f"   throughput: {len(samples) / wall:.1f} save+preview pairs/s, "
             f"{2 * (len(samples) + len(failures)) / wall:.1f} requests/s"
+        )
+        print(
+            f"   server CPU (gunicorn workers, user+sys; PostgreSQL not included): "
+            f"{cpu / (len(samples) + len(failures)) * 1000:.0f} ms per save+preview; "
+            f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
         )
 
 
@@ -487,7 +512,7 @@ def _run(args: argparse.Namespace) -> int:
                 t.join()
             print(f"sign-in and warm-up of {len(nurses)} clients: {time.perf_counter() - t0:.1f} s")
             for name in phases:
-                _phase(name, args, nurses, setup["encounters"][name])
+                _phase(name, args, nurses, setup["encounters"][name], proc)
         finally:
             proc.terminate()
             try:
