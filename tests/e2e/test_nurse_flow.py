@@ -9,6 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.e2e.browser import axe_serious, sign_in
 
@@ -43,9 +44,37 @@ def create_encounter(page, base_url: str) -> str:
     return page.url
 
 
-def add_administration(page, *, drug, hcpcs, route, start, stop=None, dose=None, unit=None, purpose=None, site="A"):
-    page.get_by_role("button", name="Add administration").click()
+def wait_settled(page):
+    """Wait until htmx has no request in flight and no swap still settling (its afterSettle handlers ran)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
+def open_form(page, opener):
+    """Click what opens the administration form and wait until htmx has settled it.
+
+    When the swap settles, the page moves the focus to the drug field and selects its text; typing into
+    another field before that lands in the drug field (a flaky CI failure: "Drug: This field is required").
+    """
+    opener.click()
     form = page.locator("form.administration-form")
+    form.get_by_label("Drug", exact=True).wait_for()
+    wait_settled(page)
+    return form
+
+
+def save_form(page, form):
+    """Save the administration form and wait for the answer: the block comes back without the form.
+
+    Waiting matters: a later click racing this request would have its own swap undone by this answer.
+    """
+    form.get_by_role("button", name="Save").click()
+    wait_settled(page)
+    expect_no_form_errors(page)
+    expect(form).to_have_count(0)
+
+
+def add_administration(page, *, drug, hcpcs, route, start, stop=None, dose=None, unit=None, purpose=None, site="A"):
+    form = open_form(page, page.get_by_role("button", name="Add administration"))
     drug_field = form.get_by_label("Drug", exact=True)
     drug_field.fill(drug)
     # pick the codebook drug from the type-ahead, as a nurse does; when the typing landed before htmx had
@@ -69,9 +98,7 @@ def add_administration(page, *, drug, hcpcs, route, start, stop=None, dose=None,
         form.get_by_label("Nothing discarded").check()
     if purpose is not None:
         form.get_by_label("Purpose (fluids)").select_option(purpose)
-    form.get_by_role("button", name="Save").click()
-    page.wait_for_load_state("networkidle")
-    expect_no_form_errors(page)
+    save_form(page, form)
 
 
 def expect_no_form_errors(page):
@@ -120,11 +147,9 @@ def test_nurse_charts_a_chemo_day_and_sees_the_charges(page, e2e_site, shot):
     assert not axe_serious(page), axe_serious(page)
 
     # Clear the rituximab stop time: the preview now warns about the missing stop.
-    page.get_by_role("link", name=re.compile("rituximab", re.I)).first.click()
-    form = page.locator("form.administration-form")
+    form = open_form(page, page.get_by_role("link", name=re.compile("rituximab", re.I)).first)
     form.get_by_label("Stop", exact=True).fill("")
-    form.get_by_role("button", name="Save").click()
-    page.wait_for_load_state("networkidle")
+    save_form(page, form)
     preview(page).locator('li.preview-warning[data-code="MISSING_STOP_TIME"]').wait_for()
     assert "96413" not in preview_codes(page)
     shot(page, "03-nurse-missing-stop")

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.e2e.browser import axe_serious, sign_in
-from tests.e2e.test_nurse_flow import add_administration, create_encounter, preview, wait_for_code
+from tests.e2e.test_nurse_flow import add_administration, create_encounter, open_form, preview, save_form, wait_for_code
 
 pytestmark = pytest.mark.e2e
 
@@ -39,11 +39,9 @@ def test_coder_reviews_queries_corrects_and_approves(page, e2e_site, shot):  # n
     )
     preview(page).locator('li.preview-warning[data-code="MISSING_STOP_TIME"]').wait_for()
     # The nurse restores the rituximab stop time in her edit form, sees the infusion charged again, and signs.
-    page.get_by_role("link", name=re.compile("rituximab", re.I)).first.click()
-    form = page.locator("form.administration-form")
+    form = open_form(page, page.get_by_role("link", name=re.compile("rituximab", re.I)).first)
     form.get_by_label("Stop", exact=True).fill("14:10")
-    form.get_by_role("button", name="Save").click()
-    page.wait_for_load_state("networkidle")
+    save_form(page, form)
     wait_for_code(page, "96413")
     page.get_by_role("button", name="Sign", exact=True).click()
     page.wait_for_load_state("networkidle")
