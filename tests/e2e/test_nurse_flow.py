@@ -172,6 +172,7 @@ def test_add_administration_by_keyboard_alone(page, e2e_site):
     page.keyboard.press("Enter")
     drug = page.locator("form.administration-form").get_by_label("Drug", exact=True)
     drug.wait_for()
+    wait_settled(page)  # the form's autofocus must not select what is being typed
     drug.focus()
     page.keyboard.type("ondansetron")
     page.keyboard.press("Tab")
