@@ -80,6 +80,15 @@ def _errors_of(exc: ValidationError) -> dict[str, str]:
 # --- the queue -------------------------------------------------------------------------------------------
 
 
+def _set_detail_urls() -> Any:
+    """pk -> the review page's URL, reversed once: the queue links up to 150 sets, ~50 µs a `{% url %}`."""
+    marker = "987654321987"
+    head, found, tail = reverse("review:set_detail", args=[int(marker)]).rpartition(marker)
+    if not found:  # pragma: no cover - a URL that does not carry the pk as such
+        return lambda pk: reverse("review:set_detail", args=[pk])
+    return lambda pk: f"{head}{int(pk)}{tail}"
+
+
 def _query_string(params: dict[str, Any], **overrides: Any) -> str:
     merged = {k: v for k, v in {**params, **overrides}.items() if v not in (None, "")}
     return urlencode(merged)
@@ -121,10 +130,13 @@ def queue(request: HttpRequest) -> HttpResponse:
             "url": "?" + _query_string(params, sort=f"-{key}" if descending else key, page=""),
             "aria": "ascending" if filters.sort == key else "descending" if filters.sort == f"-{key}" else "none",
         }
+    set_url = _set_detail_urls()
     rows = []
     for charge_set in page.object_list:
         codes = sorted({w.get("code", "") for w in (charge_set.warning_list or []) if isinstance(w, dict)})
-        rows.append({"set": charge_set, "warnings": codes})
+        rows.append({"set": charge_set, "warnings": codes, "url": set_url(charge_set.pk)})
+    needed_rows = selectors.documentation_needed(request.user, filters)
+    needed = [{**vars(row), "url": set_url(row.charge_set_id)} for row in needed_rows]
     context = {
         "filters": filters,
         "params": params,
@@ -140,7 +152,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "payers": selectors.payers_in_queue(request.user),
         "warning_codes": WARNING_CODES,
         "statuses": Status.choices,
-        "needed": selectors.documentation_needed(request.user, filters),
+        "needed": needed,
         "patient_label": selectors.patient_label(request.user, filters.patient) if filters.patient else "",
         "clear_patient_url": "?" + _query_string(params, patient="", page=""),
     }
