@@ -2,15 +2,23 @@
 
     python bench/queue_bench.py                                   # 5,000 encounters over 3 centers
     python bench/queue_bench.py --encounters 20000 --requests 50
+    python bench/queue_bench.py --debug                           # the same with DEBUG on (comparison only)
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/queue_bench.py
 
 It (re)creates its own database (`infusion_queue_bench` by default) next to the one named by
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), migrates it, seeds the
 encounters with their administrations, charge sets (about 4 lines each), derivations (a third with
-warnings) and some open documentation queries, then requests `/review/` as a coder of the three
-centers through Django's test client (the full middleware stack, DEBUG off) and prints p50/p95 for
-the default page and for a filtered, sorted page. Figures are printed, never asserted; target
-p95 < 300 ms. `--keep` leaves the database in place.
+warnings) and some open documentation queries, runs ANALYZE, then requests `/review/` as a coder of
+the three centers through Django's test client (the full middleware stack) and prints p50/p95 and
+the query count for the default page, a filtered page sorted by amount, a filtered last page, the
+default order's last page and a page sorted by open queries. Figures are printed, never asserted;
+target p95 < 300 ms. `--keep` leaves the database in place (for EXPLAIN ANALYZE of the page's queries).
+
+Settings are production-like: DEBUG off (so the bench sets its own random SECRET_KEY and
+ALLOWED_HOSTS=testserver), the cached template loader (Django's default), plain static storage
+instead of the manifest (nothing is collected here). `--debug` measures with DEBUG on instead, for
+comparison only: Django then wraps every cursor to record its queries and the site runs its
+development settings; the first line of output says which one was measured.
 """
 
 from __future__ import annotations
@@ -60,9 +68,9 @@ def drop_database(base_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def configure(database_url: str) -> None:
+def configure(database_url: str, *, debug: bool = False) -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ["DEBUG"] = "0"
+    os.environ["DEBUG"] = "1" if debug else "0"
     os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_urlsafe(48))
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infusioncenter.settings")
@@ -207,6 +215,17 @@ def seed(encounters: int, rng: random.Random):
     return coder, len(lines), len(queries)
 
 
+def _loaders() -> str:
+    """The template loaders in use (Django wraps the default ones in the cached loader)."""
+    from django.template import engines
+
+    names = []
+    for loader in engines["django"].engine.loaders:
+        name, inner = (loader, []) if isinstance(loader, str) else (loader[0], loader[1])
+        names.append(name.rsplit(".", 2)[-2] + (f"({', '.join(i.rsplit('.', 2)[-2] for i in inner)})" if inner else ""))
+    return ", ".join(names)
+
+
 def measure(client, url: str, params: dict, requests: int) -> list[float]:
     client.get(url, params, secure=True)  # warm up (template and connection caches)
     timings = []
@@ -232,11 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="infusion_queue_bench")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--debug", action="store_true", help="measure with DEBUG on (comparison only)")
     args = parser.parse_args(argv)
     base_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     url = prepare_database(base_url, args.database)
     try:
-        configure(url)
+        configure(url, debug=args.debug)
+        from django.conf import settings
+
+        print(f"DEBUG {'on' if settings.DEBUG else 'off'}, template loaders {_loaders()}")
         t0 = time.perf_counter()
         coder, line_count, query_count = seed(args.encounters, random.Random(args.seed))
         print(
@@ -256,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                 {"status": "ready", "payer": "medicare", "sort": "-amount"},
             ),
             ("filtered: warning HYDRATION_UNDER_31, last page", {"warning": "HYDRATION_UNDER_31", "page": "last"}),
+            ("default order, last page", {"page": "last"}),
+            ("sorted by open queries desc, page 50", {"sort": "-queries", "page": "50"}),
         ]
         worst = 0.0
         for label, params in scenarios:
