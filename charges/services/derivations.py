@@ -123,24 +123,32 @@ def derivation_prepare(*, encounter_id: int) -> PreparedDerivation:
         )
 
 
+def _price_rows() -> dict[str, tuple[tuple[datetime.date, datetime.date | None, Decimal | None], ...]]:
+    """Every chargemaster price period by code (procedure codes first, then drugs), once per codebook
+    revision (`codebook.selectors.revision_cached`: one query, the revision token, when cached)."""
+    from codebook.models import Drug, ProcedureCode
+    from codebook.selectors import revision_cached
+
+    def build() -> dict[str, tuple[tuple[datetime.date, datetime.date | None, Decimal | None], ...]]:
+        rows: dict[str, list[tuple[datetime.date, datetime.date | None, Decimal | None]]] = defaultdict(list)
+        for code, vf, vt, price in ProcedureCode.objects.order_by("pk").values_list(
+            "code", "valid_from", "valid_to", "price"
+        ):
+            rows[code].append((vf, vt, price))
+        for code, vf, vt, price in Drug.objects.order_by("pk").values_list("hcpcs", "valid_from", "valid_to", "price"):
+            rows[code].append((vf, vt, price))
+        return {code: tuple(periods) for code, periods in rows.items()}
+
+    return revision_cached("charges.price_rows", build)
+
+
 def _prices(codes_dates: set[tuple[str, datetime.date]]) -> dict[tuple[str, datetime.date], Decimal | None]:
     """Chargemaster price per unit of each (code, date), from the codebook (procedure codes and drugs)."""
-    from codebook.models import Drug, ProcedureCode
-
-    codes = {c for c, _ in codes_dates}
-    rows: dict[str, list[tuple[datetime.date, datetime.date | None, Decimal | None]]] = defaultdict(list)
-    for code, vf, vt, price in ProcedureCode.objects.filter(code__in=codes).values_list(
-        "code", "valid_from", "valid_to", "price"
-    ):
-        rows[code].append((vf, vt, price))
-    for code, vf, vt, price in Drug.objects.filter(hcpcs__in=codes).values_list(
-        "hcpcs", "valid_from", "valid_to", "price"
-    ):
-        rows[code].append((vf, vt, price))
+    rows = _price_rows()
     result: dict[tuple[str, datetime.date], Decimal | None] = {}
     for code, day in codes_dates:
         result[(code, day)] = next(
-            (p for vf, vt, p in rows.get(code, []) if vf <= day and (vt is None or day <= vt)), None
+            (p for vf, vt, p in rows.get(code, ()) if vf <= day and (vt is None or day <= vt)), None
         )
     return result
 
