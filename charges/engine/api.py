@@ -71,17 +71,41 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
                 unique.append(
                     {"code": warning.code, "administration": warning.administration, "message": warning.message}
                 )
-    # The output line dicts (engine-io.md key order; revenue_code and ndc only when set), built inline.
+    # The output line dicts in engine-io.md key order (revenue_code, then ndc, only when set), built inline.
     out = []
     for line in lines:
-        result = {"code": line.code, "units": line.units, "modifiers": line.modifiers, "date": line.date}
-        if line.revenue_code is not None:
-            result["revenue_code"] = line.revenue_code
-        if line.ndc is not None:
-            result["ndc"] = line.ndc
-        result["administrations"] = list(line.admins)
-        result["kind"] = line.kind
-        result["explanation"] = line.explanation
+        revenue_code = line.revenue_code
+        ndc = line.ndc
+        if ndc is None:
+            if revenue_code is None:
+                result = {
+                    "code": line.code,
+                    "units": line.units,
+                    "modifiers": line.modifiers,
+                    "date": line.date,
+                    "administrations": list(line.admins),
+                    "kind": line.kind,
+                    "explanation": line.explanation,
+                }
+            else:
+                result = {
+                    "code": line.code,
+                    "units": line.units,
+                    "modifiers": line.modifiers,
+                    "date": line.date,
+                    "revenue_code": revenue_code,
+                    "administrations": list(line.admins),
+                    "kind": line.kind,
+                    "explanation": line.explanation,
+                }
+        else:
+            result = {"code": line.code, "units": line.units, "modifiers": line.modifiers, "date": line.date}
+            if revenue_code is not None:
+                result["revenue_code"] = revenue_code
+            result["ndc"] = ndc
+            result["administrations"] = list(line.admins)
+            result["kind"] = line.kind
+            result["explanation"] = line.explanation
         out.append(result)
     return {"id": encounter.id, "lines": out, "warnings": unique, "errors": []}
 
@@ -192,7 +216,8 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
                     f"R19: {item.label} is marked 340B-acquired but the billing entity is a practice, "
                     "not a 340B covered entity.",
                 )
-    coded: list[Item] = []
+    iv_items: list[Item] = []  # coded administrations by IV route (R1-R13), then the others (R14, R15)
+    other_items: list[Item] = []
     for item in items:
         admin = item.admin
         if admin.integral_to is not None:
@@ -209,7 +234,10 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
                 f"{item.label} has neither a codebook HCPCS nor a category; no administration line.",
             )
             continue
-        coded.append(item)
+        if admin.route in _IV_ROUTES:
+            iv_items.append(item)
+        else:
+            other_items.append(item)
     facility_pos = not ctx.facility and encounter.place_of_service in snapshot.facility_places_of_service
     lines: list[Line] = []
     if facility_pos:
@@ -221,9 +249,10 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
         )
         has_administration = any(item.admin.route != "oral" for item in items)
     else:
-        admin_lines = _iv_lines(ctx, [item for item in coded if item.admin.route in _IV_ROUTES])
-        iv_dates = {line.date for line in admin_lines}
-        admin_lines += code_standalone(ctx, [item for item in coded if item.admin.route not in _IV_ROUTES], iv_dates)
+        admin_lines = _iv_lines(ctx, iv_items)
+        if other_items:
+            iv_dates = {line.date for line in admin_lines}
+            admin_lines += code_standalone(ctx, other_items, iv_dates)
         admin_lines = _g0498_follow_up(ctx, items, admin_lines)
         drug_lines = code_drugs(ctx, items)
         lines = admin_lines + drug_lines

@@ -34,8 +34,8 @@ def _fmt(value) -> str:
 def code_drugs(ctx: Context, items: list[Item]) -> list[Line]:
     """R19: one line per HCPCS per date (unclassified: per drug text and billing unit), then JW lines."""
     buckets: dict[tuple, list[Item]] = {}
-    order: list[tuple] = []
     facility = ctx.facility
+    date = ctx.date
     for item in items:
         admin = item.admin
         hcpcs = admin.hcpcs
@@ -49,34 +49,42 @@ def code_drugs(ctx: Context, items: list[Item]) -> list[Line]:
                 f"R19: HCPCS {hcpcs} is not in the codebook and no billing_unit is given; no drug line.",
             )
             continue
-        is_fluid = (
+        if not facility and (
             item.category == "hydration"
             and admin.purpose != "hydration"
             and drug is not None
             and drug.category == "hydration"
-        )
-        if is_fluid and not facility:
+        ):
             continue  # R3: kvo/carrier fluid produces no line in the professional setting
         if item.vaccine_kind:
-            key = (hcpcs, ctx.date(admin.start))
+            key = (hcpcs, date(admin.start))
         elif admin.dose is None:
             ctx.warn("MISSING_DOSE", item.id, f"R19: no dose documented for {item.label} ({hcpcs}); no drug line.")
             continue
         elif drug is None or drug.unclassified:
-            key = (hcpcs, ctx.date(admin.start), item.label.strip().casefold(), admin.billing_unit)
+            key = (hcpcs, date(admin.start), item.label.strip().casefold(), admin.billing_unit)
         else:
-            key = (hcpcs, ctx.date(admin.start))
-        if key not in buckets:
-            buckets[key] = []
-            order.append(key)
-        buckets[key].append(item)
+            key = (hcpcs, date(admin.start))
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [item]
+        else:
+            bucket.append(item)
+    if not buckets:
+        return []
+    # The arithmetic of a one-administration line depends on these and the administration's own fields only.
+    context_key = ("drug-line", ctx.payer.key, facility, ctx.encounter.billing_entity)
+    cache = ctx.snapshot.cache.get(context_key)
+    if cache is None:
+        cache = ctx.snapshot.cache[context_key] = {}
     lines: list[Line] = []
-    for key in order:
-        lines.extend(_drug_line(ctx, key, buckets[key]))
+    for key, members in buckets.items():
+        lines.extend(_drug_line(ctx, key, members, cache))
     return lines
 
 
-def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
+def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict) -> list[Line]:
+    """R19: the drug line of one bucket (and its JW line); MISSING_NDC and WASTE_NOT_DOCUMENTED warnings."""
     hcpcs, date = key[0], key[1]
     first = members[0]
     drug = first.drug
@@ -89,7 +97,7 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         ids = tuple(item.id for item in members)
         ndc = next((item.admin.ndc for item in members if item.admin.ndc), None)
     unclassified = drug is None or drug.unclassified
-    if (payer.ndc_required or unclassified or (drug is not None and drug.ndc_required)) and not ndc:
+    if not ndc and (payer.ndc_required or unclassified or drug.ndc_required):
         why = "unclassified code" if unclassified else payer.name
         ctx.warn("MISSING_NDC", first.id, f"R19: {hcpcs} needs an NDC ({why}); none was documented.")
     if first.vaccine_kind:
@@ -106,9 +114,9 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
         line.revenue_code = ctx.snapshot.revenue_codes["drug_separately_payable"] if ctx.facility else None
         return [line]
     cache_key = None
+    core = None
     if len(members) == 1 and fadmin.billing_unit is None and drug is not None:
         cache_key = (
-            "drug-line",
             hcpcs,
             fadmin.dose,
             fadmin.dose_unit,
@@ -117,17 +125,12 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
             fadmin.acquired_340b,
             fadmin.purpose,
             first.category,
-            payer.key,
-            ctx.facility,
-            ctx.encounter.billing_entity,
         )
-        core = ctx.snapshot.cache.get(cache_key)
-    else:
-        core = None
+        core = cache.get(cache_key)
     if core is None:
         core = _core(ctx, hcpcs, first, members, drug, unclassified)
-        if cache_key is not None:
-            ctx.snapshot.cache[cache_key] = core
+        if cache_key is not None and len(cache) < 200_000:
+            cache[cache_key] = core
     units, modifiers, text, waste, revenue, waste_missing = core
     if waste_missing:
         for item in members:
@@ -139,7 +142,8 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item]) -> list[Line]:
                     "amount (0 if none) must be documented for JW/JZ.",
                 )
     line = Line(hcpcs, units, date, ids, "drug", text)
-    line.modifiers.extend(modifiers)
+    if modifiers:
+        line.modifiers.extend(modifiers)
     line.ndc = ndc
     line.revenue_code = revenue
     if waste is None:

@@ -320,25 +320,27 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
     else:
         blocking = []
     site_hydration = _hydration_minutes(ctx, hydration, fluids, blocking)
-    _check_overlapping_pushes(ctx, pushes)
-    _classify_pushes(ctx, pushes, infusions, infused_keys)
+    if len(pushes) > 1:
+        _check_overlapping_pushes(ctx, pushes)
+    reported = _classify_pushes(ctx, pushes, infusions, infused_keys) if pushes else pushes
     # Sites of the group.
     sites = {s.site for s in infusions}
-    sites.update(s.site for s in pushes if s.role == "new_push" or s.role == "repeat_push")
-    sites.update(site_hydration)
+    for push in reported:
+        sites.add(push.site)
+    if site_hydration:
+        sites.update(site_hydration)
     use_primary = not ctx.facility
     results = []
     if len(sites) == 1:
         site = next(iter(sites))
-        site_pushes = [s for s in pushes if s.role == "new_push" or s.role == "repeat_push"]
-        hyd = site_hydration.get(site)
-        lines, initial = _code_site(ctx, site, infusions, site_pushes, hyd, use_primary=use_primary)
+        hyd = site_hydration.get(site) if site_hydration else None
+        lines, initial = _code_site(ctx, site, infusions, reported, hyd, use_primary=use_primary)
         if lines:
-            results.append((site, lines, initial, infusions, site_pushes, hyd))
+            results.append((site, lines, initial, infusions, reported, hyd))
         return results
     for site in sorted(sites):
         site_infusions = [s for s in infusions if s.site == site]
-        site_pushes = [s for s in pushes if s.site == site and s.role in ("new_push", "repeat_push")]
+        site_pushes = [s for s in reported if s.site == site]
         hyd = site_hydration.get(site)
         lines, initial = _code_site(ctx, site, site_infusions, site_pushes, hyd, use_primary=use_primary)
         if lines:
@@ -381,13 +383,17 @@ def _hydration_minutes(ctx: Context, hydration: list[Service], fluids: list[Serv
             )
     if not hydration:
         return result
-    all_run = union(interval for s in hydration for interval in s.run)
+    if len(hydration) == 1:
+        first = hydration[0]
+        all_run = first.run
+    else:
+        first = min(hydration, key=_time_key)
+        all_run = union(interval for s in hydration for interval in s.run)
     countable = subtract(all_run, blocking)
     combine = ctx.payer.combine_hydration_intervals
     if not combine:
         countable = contiguous_at_least(countable, C.HYDRATION_MIN_MINUTES)
     total = length(countable)
-    first = min(hydration, key=lambda s: (s.start, s.ids))
     if total < C.HYDRATION_MIN_MINUTES:
         concurrent = length(all_run) - length(subtract(all_run, blocking))
         detail = f" ({concurrent} minutes ran with other infusions or pushes)" if concurrent else ""

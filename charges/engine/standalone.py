@@ -130,7 +130,8 @@ def code_standalone(ctx: Context, items: list[Item], iv_dates: set[str]) -> list
             )
         )
     lines.extend(_port_flushes(ctx, flushes, disconnects, clearance_dates, iv_dates, items))
-    lines.sort(key=lambda line: (line.date, _first_start(ctx, line, items), line.code))
+    if len(lines) > 1:
+        lines.sort(key=lambda line: (line.date, _first_start(ctx, line, items), line.code))
     return lines
 
 
