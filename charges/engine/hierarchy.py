@@ -602,7 +602,7 @@ def _code_site(
             roles[id(service)] = "sequential"
             service.billable = outside
         placed = union(placed + run)
-    repeats = [s for s in infusions if s.repeat_of is not None] if len(infusions) > 1 else []
+    repeats = [s for s in infusions if s.repeat_of is not None]
     if repeats:
         if len(repeats) > 1:
             repeats.sort(key=_time_key)
