@@ -16,7 +16,7 @@ from .hierarchy import code_group, recode_site
 from .parse import dater, local_date, parse_encounter
 from .snapshot import RulesBook
 from .standalone import code_standalone
-from .types import Encounter, EncounterError, Issue, Line
+from .types import Encounter, EncounterError, Line
 
 __all__ = ["ENGINE_VERSION", "derive_document", "derive_encounter", "derive_parsed", "parse_encounter"]
 
@@ -64,13 +64,10 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
     unique = []
     if warnings:
         seen = set()
-        for warning in warnings:
-            key = (warning.code, warning.administration, warning.message)
-            if key not in seen:
-                seen.add(key)
-                unique.append(
-                    {"code": warning.code, "administration": warning.administration, "message": warning.message}
-                )
+        for warning in warnings:  # (code, administration, message) tuples; repeats reported once
+            if warning not in seen:
+                seen.add(warning)
+                unique.append({"code": warning[0], "administration": warning[1], "message": warning[2]})
     # The output line dicts in engine-io.md key order (revenue_code, then ndc, only when set), built inline.
     out = []
     for line in lines:
@@ -183,7 +180,7 @@ def _resolve(ctx: Context, encounter: Encounter) -> list[Item]:
     return items
 
 
-def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Issue]]:
+def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[tuple[str, str | None, str]]]:
     admins = encounter.administrations
     if not admins:
         return [], []
@@ -194,18 +191,16 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[Iss
             "NO_CODEBOOK_FOR_DATE", None, f"the codebook {book.version} has no rules for {first_date}."
         )
     payer = snapshot.payers.get(encounter.payer)
-    warnings_before = []
-    if payer is None:
+    unknown_payer = payer is None
+    if unknown_payer:
         payer = snapshot.default_payer
-        warnings_before.append(
-            Issue(
-                "UNKNOWN_PAYER",
-                None,
-                f"payer {encounter.payer!r} is not in the codebook; the default payer {payer.key} was used.",
-            )
-        )
     ctx = Context(encounter, snapshot, payer)
-    ctx.warnings.extend(warnings_before)
+    if unknown_payer:
+        ctx.warn(
+            "UNKNOWN_PAYER",
+            None,
+            f"payer {encounter.payer!r} is not in the codebook; the default payer {payer.key} was used.",
+        )
     items = _resolve(ctx, encounter)
     if encounter.billing_entity == "practice":
         for item in items:

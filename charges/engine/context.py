@@ -5,7 +5,7 @@ from __future__ import annotations
 from .intervals import running
 from .parse import dater
 from .snapshot import Drug, Payer, RulesSnapshot
-from .types import Administration, Encounter, Issue
+from .types import Administration, Encounter
 
 
 class Item:
@@ -83,7 +83,7 @@ class Context:
         self.payer = payer
         self.setting = encounter.setting
         self.facility = encounter.setting == "facility"
-        self.warnings: list[Issue] = []
+        self.warnings: list[tuple[str, str | None, str]] = []  # (code, administration id or None, message)
         self.tz = encounter.tz
         self.tzname = encounter.timezone
         self.concurrent_done = False
@@ -94,4 +94,5 @@ class Context:
         self.g0498_follow_up = False
 
     def warn(self, code: str, administration: str | None, message: str) -> None:
-        self.warnings.append(Issue(code, administration, message))
+        """A warning of the closed list (engine-io.md): code, administration id (or None), message."""
+        self.warnings.append((code, administration, message))

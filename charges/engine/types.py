@@ -95,7 +95,6 @@ class Line:
         "kind",
         "explanation",
         "parent",
-        "site_key",
         "revenue_code",
         "ndc",
         "later_day",
@@ -120,7 +119,6 @@ class Line:
         self.kind = kind
         self.explanation = explanation
         self.parent = parent
-        self.site_key = None
         self.revenue_code = None
         self.ndc = None
         self.later_day = False
