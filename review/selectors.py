@@ -76,6 +76,8 @@ class QueueFilters:
     #: the patient token's (center id, MRN), looked up once per request (`_patient_key`)
     _patient_key: tuple[int, str] | None = field(default=None, repr=False, compare=False)
     _patient_resolved: bool = field(default=False, repr=False, compare=False)
+    #: (user id, the user's coder centers), looked up once per request (`coder_centers`)
+    _centers: tuple[Any, list[Any]] | None = field(default=None, repr=False, compare=False)
 
 
 def _parse_date(value: str, name: str, errors: dict[str, str]) -> datetime.date | None:
@@ -138,9 +140,27 @@ def _patient_key(filters: QueueFilters) -> tuple[int, str] | None:
     return filters._patient_key
 
 
+def coder_centers(user: Any, filters: QueueFilters) -> list[Any]:
+    """The centers where the user is a coder (`centers_for`), by name: one query per request, kept on `filters`.
+
+    The queue's selections filter on their ids, rather than each carrying the membership subquery
+    of `reviewable_sets` (the same centers; simpler SQL to build and to plan, five times a page).
+    """
+    from accounts.access import centers_for
+
+    if filters._centers is None or filters._centers[0] != user.pk:
+        filters._centers = (user.pk, list(centers_for(user, CODER).order_by("name")))
+    return filters._centers[1]
+
+
+def _coder_sets(user: Any, filters: QueueFilters) -> QuerySet[ChargeSet]:
+    """`reviewable_sets` with the centers' ids (`coder_centers`) instead of the membership subquery."""
+    return ChargeSet.objects.filter(encounter__center_id__in=[center.pk for center in coder_centers(user, filters)])
+
+
 def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = True) -> QuerySet[ChargeSet]:
     """The filtered sets (before annotations and order); `with_status=False` ignores the status filter."""
-    qs = reviewable_sets(user)
+    qs = _coder_sets(user, filters)
     if filters.date_from:
         qs = qs.filter(encounter__service_date__gte=filters.date_from)
     if filters.date_to:
@@ -281,8 +301,10 @@ def status_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
     return result
 
 
-def payers_in_queue(user: Any) -> list[str]:
-    return list(reviewable_sets(user).order_by().values_list("encounter__payer", flat=True).distinct())
+def payers_in_queue(user: Any, filters: QueueFilters | None = None) -> list[str]:
+    """Payers of all the user's sets (the payer choices: every filter ignored)."""
+    sets = _coder_sets(user, filters or QueueFilters())
+    return list(sets.order_by().values_list("encounter__payer", flat=True).distinct())
 
 
 @dataclass(frozen=True)
@@ -297,7 +319,10 @@ class NeededRow:
 
 
 def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> list[NeededRow]:
-    """Sets blocked by documentation: an infusion without a stop time, or an open query; with the nurse."""
+    """Sets blocked by documentation: an infusion without a stop time, or an open query; with the nurse.
+
+    Two queries of plain values (no model instances: up to 100 rows of four joined tables each).
+    """
     base = queue_selection(user, filters, with_status=False).exclude(status=Status.VOID)
     rows: list[NeededRow] = []
     # the set a row links to: the encounter's first set in the selection (main group first)
@@ -308,8 +333,11 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> l
             stop_at__isnull=True,
             route__in=RUNNING_ROUTES,
         )
-        .select_related("encounter", "encounter__center", "documented_by")
-        .only(
+        .annotate(first_set_id=Subquery(first_set))
+        .order_by("encounter__service_date", "start_at", "pk")
+        .values(
+            "first_set_id",
+            "encounter_id",
             "drug",
             "start_at",
             "encounter__service_date",
@@ -319,56 +347,63 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> l
             "documented_by__username",
             "documented_by__first_name",
             "documented_by__last_name",
-        )
-        .annotate(first_set_id=Subquery(first_set))
-        .order_by("encounter__service_date", "start_at", "pk")[:limit]
+        )[:limit]
     )
     for adm in missing:
-        if adm.first_set_id is None:
+        if adm["first_set_id"] is None:
             continue
-        zone = ZoneInfo(adm.encounter.center.time_zone or "UTC")
+        zone = ZoneInfo(adm["encounter__center__time_zone"] or "UTC")
         rows.append(
             NeededRow(
-                charge_set_id=adm.first_set_id,
-                encounter_id=adm.encounter_id,
-                service_date=adm.encounter.service_date,
-                patient_name=adm.encounter.patient_name,
-                center_name=adm.encounter.center.name,
-                reason=f"Stop time missing for {adm.drug} (started {adm.start_at.astimezone(zone):%H:%M})",
-                nurse=_name(adm.documented_by),
+                charge_set_id=adm["first_set_id"],
+                encounter_id=adm["encounter_id"],
+                service_date=adm["encounter__service_date"],
+                patient_name=adm["encounter__patient_name"],
+                center_name=adm["encounter__center__name"],
+                reason=f"Stop time missing for {adm['drug']} (started {adm['start_at'].astimezone(zone):%H:%M})",
+                nurse=_name_of(adm, "documented_by"),
             )
         )
     queries = (
         DocumentationQuery.objects.filter(charge_set__in=base, status__in=OPEN_QUERY_STATUSES)
-        .select_related("encounter", "encounter__center", "addressed_to")
-        .only(
+        .order_by("encounter__service_date", "asked_at", "pk")
+        .values(
+            "charge_set_id",
+            "encounter_id",
             "question",
             "status",
-            "charge_set_id",
             "encounter__service_date",
             "encounter__patient_name",
             "encounter__center__name",
             "addressed_to__username",
             "addressed_to__first_name",
             "addressed_to__last_name",
-        )
-        .order_by("encounter__service_date", "asked_at", "pk")[:limit]
+        )[:limit]
     )
     for query in queries:
-        state = "answered, to close" if query.status == "answered" else "open query"
+        state = "answered, to close" if query["status"] == "answered" else "open query"
         rows.append(
             NeededRow(
-                charge_set_id=query.charge_set_id,
-                encounter_id=query.encounter_id,
-                service_date=query.encounter.service_date,
-                patient_name=query.encounter.patient_name,
-                center_name=query.encounter.center.name,
-                reason=f"{state.capitalize()}: {query.question}",
-                nurse=_name(query.addressed_to),
+                charge_set_id=query["charge_set_id"],
+                encounter_id=query["encounter_id"],
+                service_date=query["encounter__service_date"],
+                patient_name=query["encounter__patient_name"],
+                center_name=query["encounter__center__name"],
+                reason=f"{state.capitalize()}: {query['question']}",
+                nurse=_name_of(query, "addressed_to"),
             )
         )
     rows.sort(key=lambda r: (r.service_date, r.charge_set_id))
     return rows
+
+
+def _name_of(values: dict[str, Any], prefix: str) -> str:
+    """`_name` of the user joined as `prefix` in a `.values()` row (no user: "unknown")."""
+    username = values[f"{prefix}__username"]
+    if username is None:
+        return "unknown"
+    full_name = f"{values[f'{prefix}__first_name']} {values[f'{prefix}__last_name']}".strip()  # get_full_name()
+    return full_name or username
 
 
 def _name(user: Any) -> str:
