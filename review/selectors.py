@@ -153,33 +153,39 @@ def coder_centers(user: Any, filters: QueueFilters) -> list[Any]:
     return filters._centers[1]
 
 
-def _coder_sets(user: Any, filters: QueueFilters) -> QuerySet[ChargeSet]:
-    """`reviewable_sets` with the centers' ids (`coder_centers`) instead of the membership subquery."""
-    return ChargeSet.objects.filter(encounter__center_id__in=[center.pk for center in coder_centers(user, filters)])
+def _selection(user: Any, filters: QueueFilters, *, with_status: bool = True, to_set: str = "") -> Q:
+    """The queue's filters as one condition on a charge set, reached from the queried model by `to_set`.
+
+    `reviewable_sets` with the ids of `coder_centers` instead of the membership subquery, then the
+    filters. Every path is a foreign key (one row each), so the same condition holds from a set's
+    query (`to_set="charge_set__"`) as a join, without a subquery over the whole selection.
+    """
+    centers = [center.pk for center in coder_centers(user, filters)]
+    conditions = [Q(**{f"{to_set}encounter__center_id__in": centers})]
+    if filters.date_from:
+        conditions.append(Q(**{f"{to_set}encounter__service_date__gte": filters.date_from}))
+    if filters.date_to:
+        conditions.append(Q(**{f"{to_set}encounter__service_date__lte": filters.date_to}))
+    if filters.center_id:
+        conditions.append(Q(**{f"{to_set}encounter__center_id": filters.center_id}))
+    if filters.payer:
+        conditions.append(Q(**{f"{to_set}encounter__payer": filters.payer}))
+    if filters.warning:
+        conditions.append(Q(**{f"{to_set}derivation__warnings__icontains": f'"{filters.warning}"'}))
+    if filters.patient:
+        ref = _patient_key(filters)
+        if ref is None:
+            conditions.append(Q(**{f"{to_set}pk__in": []}))  # nothing
+        else:
+            conditions.append(Q(**{f"{to_set}encounter__center_id": ref[0], f"{to_set}encounter__patient_mrn": ref[1]}))
+    if with_status and filters.status:
+        conditions.append(Q(**{f"{to_set}status": filters.status}))
+    return Q(*conditions)
 
 
 def queue_selection(user: Any, filters: QueueFilters, *, with_status: bool = True) -> QuerySet[ChargeSet]:
     """The filtered sets (before annotations and order); `with_status=False` ignores the status filter."""
-    qs = _coder_sets(user, filters)
-    if filters.date_from:
-        qs = qs.filter(encounter__service_date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(encounter__service_date__lte=filters.date_to)
-    if filters.center_id:
-        qs = qs.filter(encounter__center_id=filters.center_id)
-    if filters.payer:
-        qs = qs.filter(encounter__payer=filters.payer)
-    if filters.warning:
-        qs = qs.filter(derivation__warnings__icontains=f'"{filters.warning}"')
-    if filters.patient:
-        ref = _patient_key(filters)
-        if ref is None:
-            qs = qs.none()
-        else:
-            qs = qs.filter(encounter__center_id=ref[0], encounter__patient_mrn=ref[1])
-    if with_status and filters.status:
-        qs = qs.filter(status=filters.status)
-    return qs
+    return ChargeSet.objects.filter(_selection(user, filters, with_status=with_status))
 
 
 def _row_annotations() -> dict[str, Any]:
@@ -303,7 +309,8 @@ def status_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
 
 def payers_in_queue(user: Any, filters: QueueFilters | None = None) -> list[str]:
     """Payers of all the user's sets (the payer choices: every filter ignored)."""
-    sets = _coder_sets(user, filters or QueueFilters())
+    centers = coder_centers(user, filters or QueueFilters())
+    sets = ChargeSet.objects.filter(encounter__center_id__in=[center.pk for center in centers])
     return list(sets.order_by().values_list("encounter__payer", flat=True).distinct())
 
 
@@ -365,7 +372,11 @@ def documentation_needed(user: Any, filters: QueueFilters, limit: int = 50) -> l
             )
         )
     queries = (
-        DocumentationQuery.objects.filter(charge_set__in=base, status__in=OPEN_QUERY_STATUSES)
+        DocumentationQuery.objects.filter(
+            _selection(user, filters, with_status=False, to_set="charge_set__"),
+            ~Q(charge_set__status=Status.VOID),
+            status__in=OPEN_QUERY_STATUSES,
+        )
         .order_by("encounter__service_date", "asked_at", "pk")
         .values(
             "charge_set_id",

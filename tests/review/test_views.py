@@ -295,6 +295,43 @@ def test_documentation_needed_lists_missing_stop_and_queries_with_the_nurse(code
     assert needed.count(f"<td>{nurse_name}</td>") == 2
 
 
+def test_documentation_needed_follows_the_filters(codebook, center, nurse, coder, other_center, client_for):
+    """Open queries listed: the filtered sets' only (status filter aside), never a void set's or a closed one."""
+    from django.utils import timezone
+
+    def queried(mrn, name, *, payer="medicare", status=Status.ON_HOLD, query_status="open", where=center):
+        charge_set = build_set(build_encounter(where, nurse, mrn=mrn, name=name, payer=payer), status=status)
+        DocumentationQuery.objects.create(
+            charge_set=charge_set,
+            encounter=charge_set.encounter,
+            question=f"About {name}?",
+            asked_by=coder,
+            status=query_status,
+            closed_at=timezone.now() if query_status == "closed" else None,
+        )
+
+    queried("N1", "Medicare Held")
+    queried("N2", "Commercial Held", payer="commercial")
+    queried("N3", "Answered Ready", status=Status.READY, query_status="answered")
+    queried("N4", "Void Person", status=Status.VOID)
+    queried("N5", "Closed Person", query_status="closed")
+    queried("N6", "Elsewhere Person", where=other_center)
+    client = client_for(coder)
+
+    def needed(**params):
+        return client.get(reverse("review:queue"), params).content.decode().split("Documentation needed")[1]
+
+    everything = needed()
+    for name in ("Medicare Held", "Commercial Held"):
+        assert f"Open query: About {name}?" in everything
+    assert "Answered, to close: About Answered Ready?" in everything
+    for name in ("Void Person", "Closed Person", "Elsewhere Person"):
+        assert name not in everything
+    medicare = needed(payer="medicare", status="ready")  # the status filter does not apply to this list
+    assert "Medicare Held" in medicare and "Answered Ready" in medicare and "Commercial Held" not in medicare
+    assert "About" not in needed(patient="not-a-token")
+
+
 @pytest.mark.parametrize(
     "target", ["not-a-url", '"><img src=x onerror=alert(1)>', "//evil.example/", "https://evil.example/"]
 )
