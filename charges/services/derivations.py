@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -230,9 +231,14 @@ def _replace_lines(charge_set: ChargeSet, derivation: Derivation, lines: list[di
             keep.append(old)
         else:
             create.append((model, pks))
-    stale = [old.pk for group in available.values() for old in group]
+    stale = [old for group in available.values() for old in group]
     if stale:
-        charge_set.lines.filter(pk__in=stale).delete()
+        # what `charge_set.lines.filter(pk__in=...).delete()` does (cascades, SET NULL, PROTECT, the
+        # pre/post_delete signals: review's export guard, simple-history's "-" rows), minus reading
+        # again the lines just read above
+        collector = Collector(using=router.db_for_write(ChargeLine))
+        collector.collect(stale)
+        collector.delete()
     if keep:
         ChargeLine.objects.bulk_update(keep, ["position", "derivation"])
     if create:
