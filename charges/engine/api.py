@@ -184,7 +184,8 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[tup
     admins = encounter.administrations
     if not admins:
         return [], []
-    first_date = dater(encounter.tz, encounter.timezone)(admins[0].start)
+    date = dater(encounter.tz, encounter.timezone)
+    first_date = date(admins[0].start)
     snapshot = book.for_iso(first_date)
     if snapshot is None:
         raise EncounterError(
@@ -194,7 +195,7 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[tup
     unknown_payer = payer is None
     if unknown_payer:
         payer = snapshot.default_payer
-    ctx = Context(encounter, snapshot, payer)
+    ctx = Context(encounter, snapshot, payer, date)
     if unknown_payer:
         ctx.warn(
             "UNKNOWN_PAYER",
@@ -248,7 +249,8 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[tup
         if other_items:
             iv_dates = {line.date for line in admin_lines}
             admin_lines += code_standalone(ctx, other_items, iv_dates)
-        admin_lines = _g0498_follow_up(ctx, items, admin_lines)
+        if not ctx.facility and ctx.is_medicare:
+            admin_lines = _g0498_follow_up(ctx, items, admin_lines)
         drug_lines = code_drugs(ctx, items)
         lines = admin_lines + drug_lines
         has_administration = bool(admin_lines)

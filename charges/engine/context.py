@@ -77,7 +77,7 @@ class Context:
         "date",
     )
 
-    def __init__(self, encounter: Encounter, snapshot: RulesSnapshot, payer: Payer) -> None:
+    def __init__(self, encounter: Encounter, snapshot: RulesSnapshot, payer: Payer, date=None) -> None:
         self.encounter = encounter
         self.snapshot = snapshot
         self.payer = payer
@@ -89,7 +89,7 @@ class Context:
         self.concurrent_done = False
         self.unlisted_done = False
         self.is_medicare = payer.key == "medicare"
-        self.date = dater(encounter.tz, encounter.timezone)
+        self.date = dater(encounter.tz, encounter.timezone) if date is None else date  # epoch minute -> ISO date
         self.encounter_entries: list = []
         self.g0498_follow_up = False
 

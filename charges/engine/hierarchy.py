@@ -8,6 +8,8 @@ crossing midnight [S1][S2][S3][S34].
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from . import constants as C
 from .context import Context, Item
 from .intervals import contiguous_at_least, length, minute_instant, overlap, subtract, union
@@ -60,6 +62,7 @@ class Service:
             self.stop = admin.start if admin.stop is None else admin.stop
             self.run = item.run
             self.own = item.own
+            self.primary = admin.primary_reason
         else:
             self.ids = tuple(sorted(item.id for item in items))
             keys = frozenset(item.key for item in items if item.category != "hydration" or category == "hydration")
@@ -69,12 +72,10 @@ class Service:
             self.stop = max(item.admin.end for item in items)
             self.run = union(interval for item in items for interval in item.run)
             self.own = length(self.run)
+            self.primary = any(item.admin.primary_reason for item in items)
         self.site = items[0].site
         self.kind = kind  # "infusion", "push", "hydration", "fluid"
         self.purpose = purpose
-        self.primary = (
-            items[0].admin.primary_reason if len(items) == 1 else any(item.admin.primary_reason for item in items)
-        )
         self.rank = 0
         self.billable = self.run
         self.repeat_of: Service | None = None
@@ -348,8 +349,7 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
     return results
 
 
-def _time_key(service: Service):
-    return (service.start, service.ids)
+_time_key = attrgetter("start", "ids")  # time order of services: (start, ids)
 
 
 def recode_site(ctx: Context, entry) -> tuple[list[Line], Service | None]:

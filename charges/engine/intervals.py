@@ -11,9 +11,10 @@ Intervals = list[tuple[int, int]]
 
 def union(intervals) -> Intervals:
     """Merge any intervals into sorted disjoint ones (touching intervals merge)."""
-    items = sorted(i for i in intervals if i[1] > i[0])
+    items = [i for i in intervals if i[1] > i[0]]
     if not items:
         return []
+    items.sort()
     merged = [items[0]]
     for start, stop in items[1:]:
         last_start, last_stop = merged[-1]
