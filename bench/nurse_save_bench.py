@@ -318,22 +318,45 @@ def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen
     return proc, port, log
 
 
-def _server_cpu(proc: subprocess.Popen) -> float:
-    """User+system CPU seconds used so far by the gunicorn master and its workers (from /proc)."""
+def _cpu_of(pids: list[int]) -> dict[int, float]:
+    """User+system CPU seconds used so far by each process (from /proc; gone processes are left out)."""
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [proc.pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-    except OSError:
-        return float("nan")
-    total = 0
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return found
+
+
+def _server_cpu(proc: subprocess.Popen) -> dict[int, float]:
+    """CPU seconds of the gunicorn master and its workers."""
+    try:
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    except OSError:
+        children = []
+    return _cpu_of([proc.pid, *children])
+
+
+def _database_cpu() -> dict[int, float]:
+    """CPU seconds of the PostgreSQL backends connected to the bench database (same machine only)."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    server, db_name = url.rsplit("/", 1)
+    try:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [db_name])]
+    except psycopg.Error:
+        return {}
+    return _cpu_of(pids)
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings by the processes alive at the second (new ones count from 0)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 class Nurse:
@@ -443,14 +466,14 @@ def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[i
                     samples.append((elapsed, t_save, t_preview))
 
     threads = [threading.Thread(target=client_run, args=(i,)) for i in range(len(nurses))]
-    cpu0, load0 = _server_cpu(proc), os.getloadavg()[0]
+    cpu0, db0, load0 = _server_cpu(proc), _database_cpu(), os.getloadavg()[0]
     t1 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t1
-    cpu = _server_cpu(proc) - cpu0
+    cpu, db_cpu = _used(cpu0, _server_cpu(proc)), _used(db0, _database_cpu())
     label = {
         "closed": "closed loop (no think time: the stress case)",
         "paced": f"paced ({args.think} s random think time before each save: a brisk nurse)",
@@ -475,9 +498,14 @@ def _phase(name: str, args: argparse.Namespace, nurses: list[Nurse], pks: list[i
             f"   throughput: {len(samples) / wall:.1f} save+preview pairs/s, "
             f"{2 * (len(samples) + len(failures)) / wall:.1f} requests/s"
         )
+        pairs = len(samples) + len(failures)
+        db_note = (
+            f"PostgreSQL backends {db_cpu / pairs * 1000:.0f} ms"
+            if args.conn_max_age
+            else "PostgreSQL not counted (a backend per request with CONN_MAX_AGE=0)"
+        )
         print(
-            f"   server CPU (gunicorn workers, user+sys; PostgreSQL not included): "
-            f"{cpu / (len(samples) + len(failures)) * 1000:.0f} ms per save+preview; "
+            f"   CPU per save+preview (user+sys): gunicorn {cpu / pairs * 1000:.0f} ms, {db_note}; "
             f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
         )
 
