@@ -38,7 +38,7 @@ end (also on failure). Run it under the shared lock when the figures matter:
 
     flock /tmp/bench.lock .venv/bin/python bench/nurse_save_bench.py [--clients 20] [--saves 10]
         [--workers 4] [--conn-max-age 0] [--think 1-3] [--phases closed,paced] [--probe-saves 8]
-        [--profile FILE] [--keep]
+        [--profile FILE] [--server-profile DIR] [--keep]
     PG_URL=postgres://postgres@127.0.0.1:5432  (server to use; default shown)
 """
 
@@ -107,6 +107,9 @@ def main() -> int:
     parser.add_argument("--phases", default="closed,paced", help="comma-separated: closed, paced")
     parser.add_argument("--probe-saves", type=int, default=8, help="in-process saves counting queries")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the in-process client to FILE")
+    parser.add_argument(
+        "--server-profile", metavar="DIR", help="cProfile every gunicorn worker; DIR/worker-<pid>.prof at exit"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
@@ -295,6 +298,19 @@ def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen
         "warning",
     ]
     log_file = log.open("ab")  # the workers' own log lines (JSON on stderr) go there too
+    if args.server_profile:
+        target = Path(args.server_profile).resolve()
+        target.mkdir(parents=True, exist_ok=True)
+        (tmp / "gunicorn_profile.py").write_text(
+            "import cProfile, os\n"
+            "_profile = cProfile.Profile()\n"
+            "def post_worker_init(worker):\n"
+            "    _profile.enable()\n"
+            "def worker_exit(server, worker):\n"
+            "    _profile.disable()\n"
+            f"    _profile.dump_stats(os.path.join({str(target)!r}, f'worker-{{os.getpid()}}.prof'))\n"
+        )
+        command += ["--config", str(tmp / "gunicorn_profile.py")]
     proc = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
         command, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
     )
