@@ -254,9 +254,10 @@ def _derive(encounter: Encounter, book: RulesBook) -> tuple[list[Line], list[tup
         drug_lines = code_drugs(ctx, items)
         lines = admin_lines + drug_lines
         has_administration = bool(admin_lines)
-    em_line = _em_line(ctx, encounter, has_administration, lines, items)
-    if em_line is not None:
-        lines.append(em_line)
+    if encounter.em_code:
+        em_line = _em_line(ctx, encounter, has_administration, lines, items)
+        if em_line is not None:
+            lines.append(em_line)
     lines = _check_addons(ctx, lines)
     _check_mue(ctx, lines)
     _facility_codes(ctx, lines)

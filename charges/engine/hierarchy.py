@@ -318,9 +318,9 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
             [interval for s in infusions for interval in s.run]
             + [(s.start, s.stop) for s in pushes if s.stop > s.start]
         )
+        site_hydration = _hydration_minutes(ctx, hydration, fluids, blocking)
     else:
-        blocking = []
-    site_hydration = _hydration_minutes(ctx, hydration, fluids, blocking)
+        site_hydration = {}
     if len(pushes) > 1:
         _check_overlapping_pushes(ctx, pushes)
     reported = _classify_pushes(ctx, pushes, infusions, infused_keys) if pushes else pushes
@@ -335,7 +335,7 @@ def code_group(ctx: Context, items: list[Item], label: str | None) -> list[tuple
     if len(sites) == 1:
         site = next(iter(sites))
         hyd = site_hydration.get(site) if site_hydration else None
-        lines, initial = _code_site(ctx, site, infusions, reported, hyd, use_primary=use_primary)
+        lines, initial = _code_site(ctx, site, infusions, reported, hyd, use_primary)
         if lines:
             results.append((site, lines, initial, infusions, reported, hyd))
         return results
