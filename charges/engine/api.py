@@ -512,18 +512,23 @@ def _check_mue(ctx: Context, lines: list[Line]) -> None:
             if (info.mue_facility if ctx.facility else info.mue_professional) is not None
         }
         ctx.snapshot.cache[cache_key] = limits
-    totals: dict[tuple[str, str], int] = {}
+    # Units per code over all dates bound the units per code and date: most encounters stop here.
+    by_code: dict[str, int] = {}
     over = False
     for line in lines:
         limit = limits.get(line.code)
         if limit is not None:
-            key = (line.code, line.date)
-            units = totals.get(key, 0) + line.units
-            totals[key] = units
+            units = by_code.get(line.code, 0) + line.units
+            by_code[line.code] = units
             if units > limit:
                 over = True
     if not over:
         return
+    totals: dict[tuple[str, str], int] = {}
+    for line in lines:
+        if line.code in limits:
+            key = (line.code, line.date)
+            totals[key] = totals.get(key, 0) + line.units
     codes = ctx.snapshot.codes
     for (code, date), units in totals.items():
         info = codes.get(code)

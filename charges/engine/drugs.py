@@ -113,19 +113,29 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict) -> li
         line.ndc = ndc
         line.revenue_code = ctx.snapshot.revenue_codes["drug_separately_payable"] if ctx.facility else None
         return [line]
+    # The arithmetic depends on these fields only (and on the payer, setting and entity of CACHE).
     cache_key = None
     core = None
-    if len(members) == 1 and fadmin.billing_unit is None and drug is not None:
-        cache_key = (
-            hcpcs,
-            fadmin.dose,
-            fadmin.dose_unit,
-            fadmin.wasted,
-            fadmin.single_dose_container,
-            fadmin.acquired_340b,
-            fadmin.purpose,
-            first.category,
-        )
+    if fadmin.billing_unit is None and drug is not None:
+        if len(members) == 1:
+            cache_key = (
+                hcpcs,
+                fadmin.dose,
+                fadmin.dose_unit,
+                fadmin.wasted,
+                fadmin.single_dose_container,
+                fadmin.acquired_340b,
+                fadmin.purpose,
+                first.category,
+            )
+        else:
+            cache_key = (
+                hcpcs,
+                fadmin.single_dose_container,
+                fadmin.purpose,
+                first.category,
+                tuple((m.admin.dose, m.admin.dose_unit, m.admin.wasted, m.admin.acquired_340b) for m in members),
+            )
         core = cache.get(cache_key)
     if core is None:
         core = _core(ctx, hcpcs, first, members, drug, unclassified)
