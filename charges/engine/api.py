@@ -269,17 +269,24 @@ def _iv_lines(ctx: Context, items: list[Item]) -> list[Line]:
     if not items:
         ctx.encounter_entries = []
         return []
-    groups: dict = {}
+    first_key = items[0].admin.separate_encounter
+    one_group = True
     for item in items:
-        key = item.admin.separate_encounter
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [item]
-        else:
-            group.append(item)
-    if len(groups) == 1:
-        order = [key]
+        if item.admin.separate_encounter != first_key:
+            one_group = False
+            break
+    if one_group:  # the usual case: no grouping pass
+        groups = {first_key: items}
+        order = [first_key]
     else:
+        groups = {}
+        for item in items:
+            key = item.admin.separate_encounter
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [item]
+            else:
+                group.append(item)
         order = sorted(groups, key=lambda key: (key is not None, min(i.admin.start for i in groups[key]), key or ""))
     ctx_entries = []
     lines: list[Line] = []

@@ -119,15 +119,20 @@ def _thresholds(first: int, count: int) -> str:
 def build_services(ctx: Context, items: list[Item]) -> list[Service]:
     """R5 mixed bags and R1/R2/R3 classification of the group's IV administrations into services."""
     bags: dict[str, list[Item]] | None = None
-    singles: list[Item] = []
     for item in items:
-        bag = item.admin.bag
-        if bag:
-            if bags is None:
-                bags = {}
-            bags.setdefault(bag, []).append(item)
-        else:
-            singles.append(item)
+        if item.admin.bag:
+            bags = {}
+            break
+    if bags is None:
+        singles = items  # no mixed bags (the usual case)
+    else:
+        singles = []
+        for item in items:
+            bag = item.admin.bag
+            if bag:
+                bags.setdefault(bag, []).append(item)
+            else:
+                singles.append(item)
     units: list[tuple[list[Item], str, str | None]] = []
     if bags:
         for bag in sorted(bags, key=lambda b: (min(i.admin.start for i in bags[b]), b)):
