@@ -693,7 +693,10 @@ def _hour_lines(
     if count <= 0:
         return []
     date = ctx.date
-    first_instant = minute_instant(billable, first_mark)
+    if len(billable) == 1:  # one interval (the usual case): its FIRST_MARK-th minute, without a search
+        first_instant = billable[0][0] + first_mark - 1 if first_mark <= billable[0][1] - billable[0][0] else None
+    else:
+        first_instant = minute_instant(billable, first_mark)
     first_date = date(first_instant) if first_instant is not None else parent_date
     if count == 1 or (billable and date(billable[-1][1] - 1) == first_date):
         # Every qualifying minute falls on one day: one line.
