@@ -184,22 +184,48 @@ def dater(tz, tzname: str):
 
 
 def _make_dater(tz, tzname: str):
+    """local_date for one zone. The last local day served is remembered as (first minute, end minute, ISO date):
+    the minutes of that day within one UTC day of one offset, so the dates of one encounter mostly cost one
+    comparison. The remembered day is one tuple, replaced whole (safe when threads share the zone)."""
     iso = _ISO_BY_ORDINAL
+    last = (0, 0, "")
     if tz is _UTC:
 
         def date_utc(minute: int) -> str:
-            found = iso.get(minute // 1440)
-            return found if found is not None else _iso(minute // 1440)
+            nonlocal last
+            low, high, day = last
+            if low <= minute < high:
+                return day
+            number = minute // 1440
+            day = iso.get(number)
+            if day is None:
+                day = _iso(number)
+            last = (number * 1440, number * 1440 + 1440, day)
+            return day
 
         return date_utc
     offsets = _DAY_OFFSETS.setdefault(tzname, {})
 
     def date_local(minute: int) -> str:
-        offset = offsets.get(minute // 1440)
+        nonlocal last
+        low, high, day = last
+        if low <= minute < high:
+            return day
+        utc_day = minute // 1440
+        offset = offsets.get(utc_day)
         if offset is None or offset is False:
             return local_date(tz, tzname, minute)
-        found = iso.get((minute + offset) // 1440)
-        return found if found is not None else local_date(tz, tzname, minute)
+        number = (minute + offset) // 1440
+        day = iso.get(number)
+        if day is None:
+            return local_date(tz, tzname, minute)
+        # Minutes of this UTC day (one offset) that fall on this local day.
+        last = (
+            max(utc_day * 1440, number * 1440 - offset),
+            min(utc_day * 1440 + 1440, number * 1440 + 1440 - offset),
+            day,
+        )
+        return day
 
     return date_local
 

@@ -5,7 +5,11 @@ Each pins the previous engine's exact result for a shape the fast paths must not
 
 from __future__ import annotations
 
+import datetime
+import random
+
 from charges.engine.api import derive_encounter
+from charges.engine.parse import dater, local_date, zone
 from charges.engine.snapshot import load_seed_book
 
 BOOK = load_seed_book()
@@ -58,3 +62,17 @@ def test_repeat_infusion_on_another_site_is_noted():
             "A1); its 60 billable minutes are added to the earlier infusion.",
         }
     ]
+
+
+def test_zone_dater_matches_local_date_around_clock_changes():
+    """The zone dater (which remembers the last local day) gives local_date's answer for every minute, in any order:
+    across DST changes, half-hour offsets and 30-minute DST shifts, and back and forth between days."""
+    rng = random.Random(2025)
+    for name in ("UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/London"):
+        tz = zone(name)
+        date = dater(tz, name)
+        for day in (datetime.date(2025, 3, 9), datetime.date(2025, 4, 6), datetime.date(2025, 10, 5)):
+            base = (day.toordinal() - datetime.date(1970, 1, 1).toordinal()) * 1440
+            minutes = list(range(base - 2880, base + 2880, 7))
+            for minute in minutes + rng.sample(minutes, len(minutes)):
+                assert date(minute) == local_date(tz, name, minute), (name, minute)
