@@ -706,7 +706,8 @@ def _hour_lines(
             first_date,
             ids,
             "administration",
-            f"{rule}: {T} billable minutes; {base}; units at minute {_thresholds(first_mark, count)} -> {count}.",
+            f"{rule}: {T} billable minutes; {base}; units at minute "
+            f"{first_mark if count == 1 else _thresholds(first_mark, count)} -> {count}.",
             parent,
         )
         line.later_day = first_date > parent_date

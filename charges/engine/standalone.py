@@ -131,13 +131,14 @@ def code_standalone(ctx: Context, items: list[Item], iv_dates: set[str]) -> list
         )
     lines.extend(_port_flushes(ctx, flushes, disconnects, clearance_dates, iv_dates, items))
     if len(lines) > 1:
-        lines.sort(key=lambda line: (line.date, _first_start(ctx, line, items), line.code))
+        starts = {item.id: item.admin.start for item in items}
+        lines.sort(key=lambda line: (line.date, _first_start(line, starts), line.code))
     return lines
 
 
-def _first_start(ctx: Context, line: Line, items: list[Item]) -> int:
-    ids = set(line.admins)
-    return min((item.admin.start for item in items if item.id in ids), default=0)
+def _first_start(line: Line, starts: dict[str, int]) -> int:
+    """The earliest start of the line's administrations (0 when none is a stand-alone one)."""
+    return min((starts[i] for i in line.admins if i in starts), default=0)
 
 
 def _unsupported(ctx: Context, item: Item) -> None:
