@@ -433,12 +433,18 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
         ctx.snapshot.cache["addon-codes"] = addon_codes
 
     def failing(current: list[Line]) -> list[Line]:
+        if facility:
+            claim_codes = {line.code for line in current}
+            if addon_codes.isdisjoint(claim_codes):
+                return []
+            return [
+                line
+                for line in current
+                if line.code in addon_codes and line.units > 0 and table.get(line.code, empty).isdisjoint(claim_codes)
+            ]
         addons = [line for line in current if line.code in addon_codes]
         if not addons:
             return []
-        if facility:
-            claim_codes = {line.code for line in current}
-            return [line for line in addons if line.units > 0 and table.get(line.code, empty).isdisjoint(claim_codes)]
         present = {id(line) for line in current}
         by_date: dict = {}
         for line in current:
