@@ -80,7 +80,7 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
                     "units": line.units,
                     "modifiers": line.modifiers,
                     "date": line.date,
-                    "administrations": list(line.admins),
+                    "administrations": [*line.admins],
                     "kind": line.kind,
                     "explanation": line.explanation,
                 }
@@ -91,7 +91,7 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
                     "modifiers": line.modifiers,
                     "date": line.date,
                     "revenue_code": revenue_code,
-                    "administrations": list(line.admins),
+                    "administrations": [*line.admins],
                     "kind": line.kind,
                     "explanation": line.explanation,
                 }
@@ -100,7 +100,7 @@ def derive_parsed(encounter: Encounter, book: RulesBook) -> dict:
             if revenue_code is not None:
                 result["revenue_code"] = revenue_code
             result["ndc"] = ndc
-            result["administrations"] = list(line.admins)
+            result["administrations"] = [*line.admins]
             result["kind"] = line.kind
             result["explanation"] = line.explanation
         out.append(result)
