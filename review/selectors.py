@@ -6,7 +6,8 @@ and open-query counts as subquery annotations; counts per status are one aggrega
 whole selection (every filter but the status filter, so the status tabs show their counts), and
 the paginator takes its total from them (no COUNT query of its own). The page is chosen on the
 bare selection first (its ids, ordered and sliced, as a subquery), so the per-row annotations are
-computed for the page's rows only, not for every row an OFFSET skips.
+computed for the page's rows only, not for every row an OFFSET skips. The coder's centers are read
+once per request and the selections filter on their ids. Figures: bench/queue_bench.py.
 """
 
 from __future__ import annotations
