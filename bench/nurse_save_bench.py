@@ -108,7 +108,9 @@ def main() -> int:
     parser.add_argument("--probe-saves", type=int, default=8, help="in-process saves counting queries")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the in-process client to FILE")
     parser.add_argument(
-        "--server-profile", metavar="DIR", help="cProfile every gunicorn worker; DIR/worker-<pid>.prof at exit"
+        "--server-profile",
+        metavar="DIR",
+        help="cProfile (CPU time) every gunicorn worker; DIR/worker-<pid>.prof at exit",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
@@ -302,8 +304,8 @@ def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen
         target = Path(args.server_profile).resolve()
         target.mkdir(parents=True, exist_ok=True)
         (tmp / "gunicorn_profile.py").write_text(
-            "import cProfile, os\n"
-            "_profile = cProfile.Profile()\n"
+            "import cProfile, os, time\n"
+            "_profile = cProfile.Profile(time.process_time)  # CPU time of the worker, not wall time\n"
             "def post_worker_init(worker):\n"
             "    _profile.enable()\n"
             "def worker_exit(server, worker):\n"

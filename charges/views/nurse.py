@@ -9,7 +9,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import centers_for, role_required, scoped
@@ -177,18 +179,36 @@ def _errors_to_form(form: Any, exc: ValidationError) -> None:
             form.add_error(None, message)
 
 
+def _shown(value: Any, fmt: str) -> str:
+    """What `{{ value|date:fmt }}` shows in a template (the date filter localizes datetimes first)."""
+    return date_filter(template_localtime(value), fmt) if value else ""
+
+
+def _row(a: Any, encounter: Any, center: Any, service_ymd: str) -> dict[str, Any]:
+    """One administration of the list, its times formatted here rather than by a dozen template
+    filters per row (the block is rendered after every save)."""
+    start, stop = local(a.start_at, center), local(a.stop_at, center)
+    start_ymd, stop_ymd = _shown(start, "Y-m-d"), _shown(stop, "Y-m-d")
+    return {
+        "adm": a,
+        "start": start,
+        "stop": stop,
+        "edit_url": reverse("charges:administration_edit", args=[encounter.pk, a.pk]),
+        "start_hm": _shown(start, "H:i"),
+        "start_day": f" ({start_ymd})" if start_ymd != service_ymd else "",
+        "stop_hm": _shown(stop, "H:i"),
+        "stop_day": f" ({stop_ymd})" if stop and stop_ymd != start_ymd else "",
+        "pauses": [
+            (_shown(local(p.start_at, center), "H:i"), _shown(local(p.stop_at, center), "H:i")) for p in a.pauses.all()
+        ],
+    }
+
+
 def _page_context(request: HttpRequest, encounter: Any, **extra: Any) -> dict[str, Any]:
     administrations = encounter_administrations(encounter)
     center = encounter.center
-    rows = [
-        {
-            "adm": a,
-            "start": local(a.start_at, center),
-            "stop": local(a.stop_at, center),
-            "pauses": [(local(p.start_at, center), local(p.stop_at, center)) for p in a.pauses.all()],
-        }
-        for a in administrations
-    ]
+    service_ymd = date_filter(encounter.service_date, "Y-m-d")
+    rows = [_row(a, encounter, center, service_ymd) for a in administrations]
     context = {
         "encounter": encounter,
         "rows": rows,
