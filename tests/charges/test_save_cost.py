@@ -166,3 +166,25 @@ def test_a_save_and_its_preview_stay_within_the_query_budget(
     # more administrations on the encounter do not mean more queries per save
     assert counts[-1][0] <= counts[2][0]
     assert encounter.administrations.count() == 6
+
+
+def test_the_block_shows_times_days_pauses_and_links_as_before(client_for, encounter, nurse):
+    """The administrations block formats rows in the view now; what it shows is unchanged."""
+    first = chart(encounter, nurse, pauses=[(at("10:30"), at("10:45")), (at("11:00"), at("11:05"))])
+    chart(encounter, nurse, start_at=at("23:00"), stop_at=at("01:30", datetime.date(2025, 3, 5)))
+    chart(
+        encounter,
+        nurse,
+        start_at=at("00:30", datetime.date(2025, 3, 5)),
+        stop_at=at("02:30", datetime.date(2025, 3, 5)),
+    )
+    chart(encounter, nurse, drug="normal saline", hcpcs="", start_at=at("15:00"), stop_at=None)
+    html = client_for(nurse).get(reverse("charges:encounter", args=[encounter.pk])).content.decode()
+    edit = reverse("charges:administration_edit", args=[encounter.pk, first.pk])
+    assert f'href="{edit}"\n           hx-get="{edit}"' in html
+    assert 'aria-label="Edit rituximab (10:00)"' in html
+    assert "10:00–14:10\n" in html
+    assert " · paused 10:30–10:45 · paused 11:00–11:05" in html
+    assert "23:00–01:30 (2025-03-05)\n" in html
+    assert "00:30 (2025-03-05)–02:30\n" in html
+    assert "15:00 · <span" in html and "running, no stop time" in html
