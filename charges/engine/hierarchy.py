@@ -641,19 +641,19 @@ def _r21_order(lines: list[Line]) -> list[Line]:
     first = lines[0]
     result = [first]
     parents: list[Line] = []
-    children: dict[int, list[Line]] = {}
-    seen = {id(first)}
+    children: dict[Line, list[Line]] = {}  # lines hash by identity
+    seen = {first}
     for line in lines[1:]:
         parent = line.parent
         if parent is None:
             parents.append(line)
         elif parent is first:
             result.append(line)
-        elif id(parent) in seen:
-            children.setdefault(id(parent), []).append(line)
+        elif parent in seen:
+            children.setdefault(parent, []).append(line)
         else:
             parents.append(line)
-        seen.add(id(line))
+        seen.add(line)
     if len(parents) > 1:
         parents.sort(key=_r21_rank)  # stable: ties keep R7 order
     if not children:
@@ -661,7 +661,7 @@ def _r21_order(lines: list[Line]) -> list[Line]:
         return result
     for line in parents:
         result.append(line)
-        kids = children.get(id(line))
+        kids = children.get(line)
         if kids:
             result.extend(kids)
     return result
