@@ -410,8 +410,8 @@ def _hydration_minutes(ctx: Context, hydration: list[Service], fluids: list[Serv
             + "; hydration is not reported.",
         )
         return result
-    sites = {s.site for s in hydration}
-    if len(sites) == 1:
+    sites = {s.site for s in hydration} if len(hydration) > 1 else None
+    if sites is None or len(sites) == 1:
         site = hydration[0].site
         if len(hydration) == 1:
             service = hydration[0]
