@@ -79,7 +79,7 @@ class Service:
         self.rank = 0
         self.billable = self.run
         self.repeat_of: Service | None = None
-        self.repeat_units: list[int] = []
+        self.repeat_units: tuple[int, ...] | list[int] = ()  # R13: minutes since the prior reported push
         self.role = ""
         self.line: Line | None = None
         self.long_push = False
