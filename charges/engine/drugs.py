@@ -79,12 +79,13 @@ def code_drugs(ctx: Context, items: list[Item]) -> list[Line]:
         cache = ctx.snapshot.cache[context_key] = {}
     lines: list[Line] = []
     for key, members in buckets.items():
-        lines.extend(_drug_line(ctx, key, members, cache))
+        _drug_line(ctx, key, members, cache, lines)
     return lines
 
 
-def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict) -> list[Line]:
-    """R19: the drug line of one bucket (and its JW line); MISSING_NDC and WASTE_NOT_DOCUMENTED warnings."""
+def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict, lines: list[Line]) -> None:
+    """R19: the drug line of one bucket (and its JW line) appended to LINES; MISSING_NDC and WASTE_NOT_DOCUMENTED
+    warnings."""
     hcpcs, date = key[0], key[1]
     first = members[0]
     drug = first.drug
@@ -112,7 +113,8 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict) -> li
         )
         line.ndc = ndc
         line.revenue_code = ctx.snapshot.revenue_codes["drug_separately_payable"] if ctx.facility else None
-        return [line]
+        lines.append(line)
+        return
     # The arithmetic depends on these fields only (and on the payer, setting and entity of CACHE).
     cache_key = None
     core = None
@@ -156,13 +158,13 @@ def _drug_line(ctx: Context, key: tuple, members: list[Item], cache: dict) -> li
         line.modifiers.extend(modifiers)
     line.ndc = ndc
     line.revenue_code = revenue
-    if waste is None:
-        return [line]
-    waste_line = Line(hcpcs, waste[0], date, ids, "drug", waste[2])
-    waste_line.modifiers.extend(waste[1])
-    waste_line.ndc = ndc
-    waste_line.revenue_code = revenue
-    return [line, waste_line]
+    lines.append(line)
+    if waste is not None:
+        waste_line = Line(hcpcs, waste[0], date, ids, "drug", waste[2])
+        waste_line.modifiers.extend(waste[1])
+        waste_line.ndc = ndc
+        waste_line.revenue_code = revenue
+        lines.append(waste_line)
 
 
 def _core(ctx: Context, hcpcs: str, first: Item, members: list[Item], drug, unclassified: bool) -> tuple:
