@@ -445,7 +445,7 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
         addons = [line for line in current if line.code in addon_codes]
         if not addons:
             return []
-        present = {id(line) for line in current}
+        present = set(current)  # lines hash by identity
         by_date: dict = {}
         for line in current:
             by_date.setdefault(line.date, set()).add(line.code)
@@ -453,7 +453,7 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
         for line in addons:
             if line.units <= 0:
                 continue
-            if line.later_day and line.anchor is not None and id(line.anchor) in present:
+            if line.later_day and line.anchor is not None and line.anchor in present:
                 continue
             if table.get(line.code, empty).isdisjoint(by_date[line.date]):
                 bad.append(line)
@@ -502,9 +502,9 @@ def _check_addons(ctx: Context, lines: list[Line]) -> list[Line]:
             )
         lines = remaining
     if not facility:
-        present = {id(line) for line in lines}
+        present = set(lines)  # lines hash by identity
         for line in lines:
-            if line.later_day and line.anchor is not None and id(line.anchor) in present:
+            if line.later_day and line.anchor is not None and line.anchor in present:
                 ctx.warn(
                     "ADDON_DATE_SPLIT",
                     line.admins[0] if line.admins else None,
