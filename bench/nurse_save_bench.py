@@ -104,7 +104,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (1 thread each)")
     parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE of the server (0 = shipped)")
     parser.add_argument("--think", default="1-3", help="paced phase: seconds between saves, MIN-MAX")
-    parser.add_argument("--phases", default="closed,paced", help="comma-separated: closed, paced")
+    parser.add_argument(
+        "--phases", default="closed,paced", help="comma-separated: closed, paced ('' = the in-process probe only)"
+    )
     parser.add_argument("--probe-saves", type=int, default=8, help="in-process saves counting queries")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the in-process client to FILE")
     parser.add_argument(
@@ -209,15 +211,15 @@ def _probe(args: argparse.Namespace, setup: dict) -> None:
 
     def run() -> None:
         for n in range(args.probe_saves):
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             with CaptureQueriesContext(connection) as save_q:
                 saved = client.post(new_url, _form_data(n), HTTP_HX_REQUEST="true")
             t_save = time.perf_counter() - t
             with CaptureQueriesContext(connection) as preview_q:
                 preview = client.get(preview_url, HTTP_HX_REQUEST="true")
-            elapsed = time.perf_counter() - t
+            elapsed, cpu = time.perf_counter() - t, time.thread_time() - cpu
             assert saved.status_code == 200 and "HX-Trigger" in saved and preview.status_code == 200
-            rows.append((len(save_q.captured_queries), len(preview_q.captured_queries), t_save, elapsed))
+            rows.append((len(save_q.captured_queries), len(preview_q.captured_queries), t_save, elapsed, cpu))
 
     if args.profile:
         import cProfile
@@ -236,7 +238,8 @@ def _probe(args: argparse.Namespace, setup: dict) -> None:
         f"per save+preview {save_median + preview_median:.0f} (the server, DEBUG off, adds the second-factor "
         "role check: 1 more per request); "
         f"latency save+preview p50 {statistics.median(r[3] for r in steady) * 1000:.0f} ms "
-        f"(save alone {statistics.median(r[2] for r in steady) * 1000:.0f} ms)"
+        f"(save alone {statistics.median(r[2] for r in steady) * 1000:.0f} ms), "
+        f"Python CPU (this thread) {statistics.median(r[4] for r in steady) * 1000:.0f} ms"
     )
 
 
@@ -535,6 +538,8 @@ def _run(args: argparse.Namespace) -> int:
 
     connections.close_all()
     phases = [p for p in args.phases.split(",") if p]
+    if not phases:  # --phases '': the in-process probe only
+        return 0
     with tempfile.TemporaryDirectory(prefix="nurse-bench-") as tmpdir:
         tmp = Path(tmpdir)
         proc, port, log = _start_server(args, tmp)

@@ -29,6 +29,7 @@ from codebook.models import CODEBOOK_MODELS, CodebookRevision, PayerNote
 _cache_lock = threading.Lock()
 _cache: dict[str, tuple[snapshot.RulesBook, str]] = {}  # "token:version" -> (book, snapshot id)
 _derived: dict[Hashable, Any] = {}  # values of revision_cached(), all of one token
+_DERIVED_MAX = 256  # keys per token (e.g. one drug catalog per service date); beyond, start again
 _derived_token: list[str] = [""]
 
 
@@ -111,8 +112,8 @@ def revision_cached(key: Hashable, build: Callable[[], Any]) -> Any:
     value = build()
     if token:
         with _cache_lock:
-            if _derived_token[0] != token:
-                _derived.clear()  # values of one token only: the newest
+            if _derived_token[0] != token or len(_derived) >= _DERIVED_MAX:
+                _derived.clear()  # values of one token only (the newest), and a bounded number of them
                 _derived_token[0] = token
             _derived[key] = value
     return value
