@@ -108,6 +108,29 @@ def _sync(original: ChargeSet, locked: ChargeSet) -> None:
     original.proposed_derivation_id = locked.proposed_derivation_id
 
 
+def _record_correction(
+    original: ChargeSet,
+    locked: ChargeSet,
+    actor: Any,
+    *,
+    action: str,
+    audit_action: str,
+    reason: str,
+    exported: bool,
+    detail: dict[str, Any],
+    **fields: Any,
+) -> LineCorrection:
+    """The common end of every line correction: the correction row, the set's new version, the audit row
+    (all in the caller's transaction) and the caller's instance brought up to date."""
+    correction = LineCorrection.objects.create(
+        charge_set=locked, action=action, reason=reason, after_export=exported, actor=actor, **fields
+    )
+    _touch(locked, actor, reason)
+    _audit(action=audit_action, actor=actor, obj=correction, charge_set=locked, detail=detail)
+    _sync(original, locked)
+    return correction
+
+
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -381,23 +404,14 @@ def line_correct(
         current.save()
         target = current
         locked.corrected = True
-    correction = LineCorrection.objects.create(
-        charge_set=locked,
+    return _record_correction(
+        line.charge_set,
+        locked,
+        actor,
         action=CorrectionAction.CORRECT,
-        line=target,
-        credit_line=credit,
-        before=before,
-        after=line_snapshot(target),
+        audit_action="review.line_correct",
         reason=reason,
-        after_export=exported,
-        actor=actor,
-    )
-    _touch(locked, actor, reason)
-    _audit(
-        action="review.line_correct",
-        actor=actor,
-        obj=correction,
-        charge_set=locked,
+        exported=exported,
         detail={
             "charge_set": locked.pk,
             "line": before["id"],
@@ -406,9 +420,11 @@ def line_correct(
             "after_export": exported,
             "reason": reason,
         },
+        line=target,
+        credit_line=credit,
+        before=before,
+        after=line_snapshot(target),
     )
-    _sync(line.charge_set, locked)
-    return correction
 
 
 @transaction.atomic
@@ -453,26 +469,19 @@ def line_add(
     )
     if not exported:
         locked.corrected = True
-    correction = LineCorrection.objects.create(
-        charge_set=locked,
+    return _record_correction(
+        charge_set,
+        locked,
+        actor,
         action=CorrectionAction.ADD,
+        audit_action="review.line_add",
+        reason=reason,
+        exported=exported,
+        detail={"charge_set": locked.pk, "line": line.pk, "code": code, "units": units, "reason": reason},
         line=line,
         before=None,
         after=line_snapshot(line),
-        reason=reason,
-        after_export=exported,
-        actor=actor,
     )
-    _touch(locked, actor, reason)
-    _audit(
-        action="review.line_add",
-        actor=actor,
-        obj=correction,
-        charge_set=locked,
-        detail={"charge_set": locked.pk, "line": line.pk, "code": code, "units": units, "reason": reason},
-    )
-    _sync(charge_set, locked)
-    return correction
 
 
 @transaction.atomic
@@ -492,27 +501,20 @@ def line_remove(*, line: ChargeLine, actor: Any, reason: str, expected_version: 
         current._change_reason = reason[:100]
         current.delete()
         locked.corrected = True
-    correction = LineCorrection.objects.create(
-        charge_set=locked,
+    return _record_correction(
+        line.charge_set,
+        locked,
+        actor,
         action=CorrectionAction.REMOVE,
+        audit_action="review.line_remove",
+        reason=reason,
+        exported=exported,
+        detail={"charge_set": locked.pk, "line": before["id"], "code": before["code"], "reason": reason},
         line=None,
         credit_line=credit,
         before=before,
         after=None,
-        reason=reason,
-        after_export=exported,
-        actor=actor,
     )
-    _touch(locked, actor, reason)
-    _audit(
-        action="review.line_remove",
-        actor=actor,
-        obj=correction,
-        charge_set=locked,
-        detail={"charge_set": locked.pk, "line": before["id"], "code": before["code"], "reason": reason},
-    )
-    _sync(line.charge_set, locked)
-    return correction
 
 
 def active_lines(charge_set: ChargeSet) -> list[ChargeLine]:
@@ -605,21 +607,16 @@ def proposal_accept(*, charge_set: ChargeSet, actor: Any, expected_version: int 
     locked.proposed_derivation = None
     if not exported:
         locked.corrected = False
-    correction = LineCorrection.objects.create(
-        charge_set=locked,
+    return _record_correction(
+        charge_set,
+        locked,
+        actor,
         action=CorrectionAction.ACCEPT,
+        audit_action="review.proposal_accept",
+        reason=reason,
+        exported=exported,
         before=before,
         after=[line_snapshot(line) for line in created],
-        reason=reason,
-        after_export=exported,
-        actor=actor,
-    )
-    _touch(locked, actor, reason)
-    _audit(
-        action="review.proposal_accept",
-        actor=actor,
-        obj=correction,
-        charge_set=locked,
         detail={
             "charge_set": locked.pk,
             "derivation": proposal.pk,
@@ -628,8 +625,6 @@ def proposal_accept(*, charge_set: ChargeSet, actor: Any, expected_version: int 
             "after_export": exported,
         },
     )
-    _sync(charge_set, locked)
-    return correction
 
 
 # --- documentation queries ----------------------------------------------------------------------------------
