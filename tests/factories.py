@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -72,3 +74,30 @@ def make_member(role: str, center: Center, **user_fields):
     MembershipFactory(user=user, center=center, role=role)
     sync_user_staff(user)
     return user
+
+
+class AdministrationFactory(factory.django.DjangoModelFactory):
+    """An administration of `encounter` (required), by default a rituximab infusion on site A."""
+
+    class Meta:
+        model = "charges.Administration"
+
+    drug = "rituximab"
+    hcpcs = "J9312"
+    route = "iv_infusion"
+    site = "A"
+    documented_by = factory.LazyAttribute(lambda a: a.encounter.created_by)
+
+
+class ChargeLineFactory(factory.django.DjangoModelFactory):
+    """A line of `charge_set` (required) built directly, not by the engine: amount = units x unit price."""
+
+    class Meta:
+        model = "charges.ChargeLine"
+
+    position = 0
+    modifiers = factory.LazyFunction(list)
+    service_date = factory.LazyAttribute(lambda line: line.charge_set.encounter.service_date)
+    unit_price = Decimal("0")
+    amount = factory.LazyAttribute(lambda line: (line.unit_price * line.units).quantize(Decimal("0.01")))
+    explanation = factory.LazyAttribute(lambda line: f"engine: {line.code}")

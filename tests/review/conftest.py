@@ -40,7 +40,8 @@ def codebook(db):
 
 
 def build_encounter(center, nurse, *, day=DOS, name="Ada Testpatient", mrn="MRN0001", stop="14:10", payer="medicare"):
-    from charges.models import Administration, Encounter
+    from charges.models import Encounter
+    from tests.factories import AdministrationFactory
 
     encounter = Encounter.objects.create(
         center=center,
@@ -57,58 +58,42 @@ def build_encounter(center, nurse, *, day=DOS, name="Ada Testpatient", mrn="MRN0
         signed_by=nurse,
         updated_by=nurse,
     )
-    Administration.objects.create(
+    AdministrationFactory(
         encounter=encounter,
-        drug="rituximab",
-        hcpcs="J9312",
-        route="iv_infusion",
-        site="A",
         start_at=at("10:00", day),
         stop_at=at(stop, day) if stop else None,
         dose=Decimal("700"),
         dose_unit="mg",
         wasted=Decimal("0"),
-        documented_by=nurse,
     )
-    Administration.objects.create(
-        encounter=encounter,
-        drug="diphenhydramine",
-        hcpcs="J1200",
-        route="iv_push",
-        site="A",
-        start_at=at("09:45", day),
-        documented_by=nurse,
+    AdministrationFactory(
+        encounter=encounter, drug="diphenhydramine", hcpcs="J1200", route="iv_push", start_at=at("09:45", day)
     )
-    Administration.objects.create(
+    AdministrationFactory(
         encounter=encounter,
         drug="sodium chloride 0.9%",
         hcpcs="J7050",
-        route="iv_infusion",
-        site="A",
         purpose="hydration",
         start_at=at("10:00", day),
         stop_at=at("14:10", day),
-        documented_by=nurse,
     )
     return encounter
 
 
 def build_set(encounter, *, status="ready", lines=STANDARD_LINES):
-    from charges.models import ChargeLine, ChargeSet
+    from charges.models import ChargeSet
+    from tests.factories import ChargeLineFactory
 
     charge_set = ChargeSet.objects.create(encounter=encounter, status=status)
     for position, (code, units, mods, price, kind) in enumerate(lines):
-        ChargeLine.objects.create(
+        ChargeLineFactory(
             charge_set=charge_set,
             position=position,
             code=code,
             units=units,
             modifiers=list(mods),
-            service_date=encounter.service_date,
             unit_price=price,
-            amount=(price * units).quantize(Decimal("0.01")),
             kind=kind,
-            explanation=f"engine: {code}",
         )
     return charge_set
 

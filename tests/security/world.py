@@ -79,18 +79,14 @@ def _encounter(center, nurse, *, name, mrn, day, status="signed"):
 
 
 def _administrations(encounter, nurse, tz, day):
-    from charges.models import Administration
+    from tests.factories import AdministrationFactory
 
     def at(hhmm):
         h, m = hhmm.split(":")
         return datetime.datetime.combine(day, datetime.time(int(h), int(m)), tzinfo=tz)
 
-    Administration.objects.create(
+    AdministrationFactory(
         encounter=encounter,
-        drug="rituximab",
-        hcpcs="J9312",
-        route="iv_infusion",
-        site="A",
         start_at=at("10:00"),
         stop_at=at("14:10"),
         dose=Decimal("700"),
@@ -98,12 +94,11 @@ def _administrations(encounter, nurse, tz, day):
         wasted=Decimal("0"),
         documented_by=nurse,
     )
-    Administration.objects.create(
+    AdministrationFactory(
         encounter=encounter,
         drug="diphenhydramine",
         hcpcs="J1200",
         route="iv_push",
-        site="A",
         start_at=at("09:45"),
         dose=Decimal("25"),
         dose_unit="mg",
@@ -112,22 +107,20 @@ def _administrations(encounter, nurse, tz, day):
 
 
 def _charge_set(encounter, status="ready"):
-    from charges.models import ChargeLine, ChargeSet
+    from charges.models import ChargeSet
+    from tests.factories import ChargeLineFactory
 
     charge_set = ChargeSet.objects.create(encounter=encounter, status=status)
     for position, (code, units, mods, price, revenue, kind) in enumerate(LINES):
-        ChargeLine.objects.create(
+        ChargeLineFactory(
             charge_set=charge_set,
             position=position,
             code=code,
             units=units,
             modifiers=list(mods),
-            service_date=encounter.service_date,
             unit_price=price,
-            amount=(price * units).quantize(Decimal("0.01")),
             revenue_code=revenue if encounter.setting == "facility" else "",
             kind=kind,
-            explanation=f"engine: {code}",
         )
     return charge_set
 
