@@ -22,23 +22,31 @@ def default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
+class Setting(models.TextChoices):
+    FACILITY = "facility", "Facility (hospital outpatient)"
+    PROFESSIONAL = "professional", "Professional (physician office)"
+
+
+class BillingEntity(models.TextChoices):
+    HOSPITAL = "hospital", "Hospital"
+    COVERED_ENTITY = "covered_entity", "340B covered entity"
+    PRACTICE = "practice", "Practice"
+
+
+class DepartmentStatus(models.TextChoices):
+    ON_CAMPUS = "on_campus", "On campus"
+    OFF_CAMPUS_EXCEPTED = "off_campus_excepted", "Off campus, excepted (PO)"
+    OFF_CAMPUS_NON_EXCEPTED = "off_campus_non_excepted", "Off campus, non-excepted (PN)"
+    EMERGENCY = "emergency", "Emergency department"
+
+
 class Center(models.Model):
     """An infusion center: one hospital outpatient department or one practice."""
 
-    class Setting(models.TextChoices):
-        FACILITY = "facility", "Facility (hospital outpatient)"
-        PROFESSIONAL = "professional", "Professional (practice)"
-
-    class BillingEntity(models.TextChoices):
-        HOSPITAL = "hospital", "Hospital"
-        COVERED_ENTITY = "covered_entity", "340B covered entity"
-        PRACTICE = "practice", "Practice"
-
-    class DepartmentStatus(models.TextChoices):
-        ON_CAMPUS = "on_campus", "On campus"
-        OFF_CAMPUS_EXCEPTED = "off_campus_excepted", "Off-campus, excepted"
-        OFF_CAMPUS_NON_EXCEPTED = "off_campus_non_excepted", "Off-campus, non-excepted"
-        EMERGENCY = "emergency", "Emergency department"
+    # the choices an encounter copies from its center (charges.models uses the same classes)
+    Setting = Setting
+    BillingEntity = BillingEntity
+    DepartmentStatus = DepartmentStatus
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=60, unique=True)

@@ -13,23 +13,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-
-class Setting(models.TextChoices):
-    FACILITY = "facility", "Facility (hospital outpatient)"
-    PROFESSIONAL = "professional", "Professional (physician office)"
-
-
-class BillingEntity(models.TextChoices):
-    HOSPITAL = "hospital", "Hospital"
-    COVERED_ENTITY = "covered_entity", "340B covered entity"
-    PRACTICE = "practice", "Practice"
-
-
-class DepartmentStatus(models.TextChoices):
-    ON_CAMPUS = "on_campus", "On campus"
-    OFF_CAMPUS_EXCEPTED = "off_campus_excepted", "Off campus, excepted (PO)"
-    OFF_CAMPUS_NON_EXCEPTED = "off_campus_non_excepted", "Off campus, non-excepted (PN)"
-    EMERGENCY = "emergency", "Emergency department"
+from accounts.models import BillingEntity, DepartmentStatus, Setting
 
 
 class EncounterStatus(models.TextChoices):
