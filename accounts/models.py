@@ -40,6 +40,15 @@ class DepartmentStatus(models.TextChoices):
     EMERGENCY = "emergency", "Emergency department"
 
 
+class DateFormat(models.TextChoices):
+    """How a center's pages show dates (files are always ISO 8601). Values are Django date formats."""
+
+    US = "m/d/Y", "MM/DD/YYYY (03/04/2025)"
+    ISO = "Y-m-d", "YYYY-MM-DD (2025-03-04)"
+    DAY_FIRST = "d/m/Y", "DD/MM/YYYY (04/03/2025)"
+    DOTTED = "d.m.Y", "DD.MM.YYYY (04.03.2025)"
+
+
 class Center(models.Model):
     """An infusion center: one hospital outpatient department or one practice."""
 
@@ -60,6 +69,12 @@ class Center(models.Model):
         choices=DepartmentStatus.choices,
         blank=True,
         help_text="Hospital departments only; empty for a practice",
+    )
+    date_format = models.CharField(
+        max_length=10,
+        choices=DateFormat.choices,
+        default=DateFormat.US,
+        help_text="How dates show on this center's pages; exported files always use ISO 8601",
     )
     is_active = models.BooleanField(default=True)
 

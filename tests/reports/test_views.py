@@ -71,6 +71,21 @@ def test_a_manager_sees_only_their_centers_lines(approved_set, center, other_cen
     assert not ExportBatch.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("date_format", "shown"), [("m/d/Y", "03/04/2025"), ("d.m.Y", "04.03.2025"), ("Y-m-d", "2025-03-04")]
+)
+def test_report_rows_show_dates_in_the_centers_format_and_files_in_iso(
+    approved_set, center, manager, client_for, date_format, shown
+):
+    center.date_format = date_format
+    center.save(update_fields=["date_format"])
+    client = client_for(manager)
+    page = body(client.get(reverse("reports:report"), REPORT_QUERY))
+    assert f"<td>{shown}</td>" in page
+    rows = list(csv.DictReader(io.StringIO(body(client.get(reverse("reports:report_csv"), REPORT_QUERY)))))
+    assert {row["Date of service"] for row in rows} == {DOS.isoformat()}
+
+
 # --- dashboard and close -------------------------------------------------------------------------------
 
 
