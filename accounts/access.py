@@ -15,9 +15,12 @@ Class-based views: `method_decorator(role_required(Role.CODER), name="dispatch")
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -67,15 +70,77 @@ def has_role(user, center, *roles: str) -> bool:
     return _active_memberships(user).filter(center_id=center_id, role__in=_normalize(roles)).exists()
 
 
+class _RequestAccess(NamedTuple):
+    """The signed-in user's memberships as read once at the start of the current request."""
+
+    user_pk: int
+    roles: frozenset[str]  # every role held at an active center
+    centers: tuple[Center, ...]  # the active centers where a known role is held, by name then pk
+    center_roles: frozenset[tuple[int, str]]  # (center id, role) of every such membership
+
+
+_request_access: ContextVar[_RequestAccess | None] = ContextVar("request_access", default=None)
+
+
+def _memo(user) -> _RequestAccess | None:
+    memo = _request_access.get()
+    return memo if memo is not None and memo.user_pk == user.pk else None
+
+
+@contextlib.contextmanager
+def request_access(user) -> Iterator[list[Center]]:
+    """Reads the user's memberships once for a whole request (one query) and yields the active centers
+    where the user holds a role (by name, then pk: what `centers_for(user)` gives).
+
+    Until the block ends, `user_roles(user)`, the `role_required` check and `scoped(...)` answer from that
+    read instead of a query (or subquery) each: the second-factor check, the role check, the object scoping
+    and the navigation bar all ask. A change of the user's own memberships made during the request shows
+    from the next request on (the request was let in against the memberships as they were at its start).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        yield []
+        return
+    roles: set[str] = set()
+    centers: dict[int, Center] = {}
+    pairs: set[tuple[int, str]] = set()
+    for membership in _active_memberships(user).select_related("center").order_by("center__name", "center__pk", "pk"):
+        roles.add(membership.role)
+        if membership.role in _ALL_ROLES:
+            centers.setdefault(membership.center_id, membership.center)
+            pairs.add((membership.center_id, membership.role))
+    ordered = tuple(centers.values())
+    token = _request_access.set(_RequestAccess(user.pk, frozenset(roles), ordered, frozenset(pairs)))
+    try:
+        yield list(ordered)
+    finally:
+        _request_access.reset(token)
+
+
 def user_roles(user) -> set[str]:
     """Every role the user holds at any active center."""
     if user is None or not user.is_authenticated or not user.is_active:
         return set()
+    memo = _memo(user)
+    if memo is not None:
+        return set(memo.roles)
     return set(_active_memberships(user).values_list("role", flat=True))
+
+
+def _holds_any(user, roles: tuple[str, ...]) -> bool:
+    """True when the (active) user holds one of `roles` at an active center."""
+    memo = _memo(user)
+    if memo is not None:
+        return not memo.roles.isdisjoint(roles)
+    return _active_memberships(user).filter(role__in=roles).exists()
 
 
 def scoped(queryset: QuerySet, user, *roles: str, center_field: str = "center") -> QuerySet:
     """`queryset` limited to objects of the centers where the user holds one of `roles`."""
+    memo = _memo(user) if user is not None and user.is_authenticated and user.is_active else None
+    if memo is not None:  # the centers read at the start of this request (`request_access`): no subquery
+        wanted = _normalize(roles)
+        ids = sorted({center_id for center_id, role in memo.center_roles if role in wanted})
+        return queryset.filter(**{f"{center_field}__in": ids})
     return queryset.filter(**{f"{center_field}__in": centers_for(user, *roles)})
 
 
@@ -93,7 +158,7 @@ def role_required(*roles: str) -> Callable:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not _active_memberships(user).filter(role__in=allowed).exists():
+            if not _holds_any(user, allowed):
                 _record_denial(request, allowed)
                 raise PermissionDenied("Your role does not give access to this page.")
             return view(request, *args, **kwargs)

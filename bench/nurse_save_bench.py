@@ -16,7 +16,8 @@ stay on, the bench's client sends its cookies itself) and a `STATIC_ROOT` in a t
 so collectstatic never writes into the checkout). No REDIS_URL: Celery runs eagerly, so **every
 save includes the engine run and the charge-line update inside the request** (the worst case for
 the nurse; the preview then reads the stored derivation). Database connections: `CONN_MAX_AGE`
-(`--conn-max-age`, default 0 = the shipped default, a new connection per request).
+(`--conn-max-age`, default 60 = the settings' default, persistent connections; 0 = a new
+connection per request).
 
 Each client is its own nurse with her own session (signed in through the login form; PBKDF2, not
 timed) and her own encounter, in a thread of this process using plain `http.client` (one
@@ -37,7 +38,7 @@ The script creates a bench database, migrates it, loads the codebook seed, and d
 end (also on failure). Run it under the shared lock when the figures matter:
 
     flock /tmp/bench.lock .venv/bin/python bench/nurse_save_bench.py [--clients 20] [--saves 10]
-        [--workers 4] [--conn-max-age 0] [--think 1-3] [--phases closed,paced] [--probe-saves 8]
+        [--workers 4] [--conn-max-age 60] [--think 1-3] [--phases closed,paced] [--probe-saves 8]
         [--profile FILE] [--server-profile DIR] [--keep]
     PG_URL=postgres://postgres@127.0.0.1:5432  (server to use; default shown)
 """
@@ -102,7 +103,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--saves", type=int, default=10, help="saves per client and phase")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (1 thread each)")
-    parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE of the server (0 = shipped)")
+    parser.add_argument(
+        "--conn-max-age", type=int, default=60, help="CONN_MAX_AGE of the server (60 = the settings' default)"
+    )
     parser.add_argument("--think", default="1-3", help="paced phase: seconds between saves, MIN-MAX")
     parser.add_argument(
         "--phases", default="closed,paced", help="comma-separated: closed, paced ('' = the in-process probe only)"
@@ -235,8 +238,8 @@ def _probe(args: argparse.Namespace, setup: dict) -> None:
     print(
         f"in-process probe ({len(rows)} saves, test client, DEBUG on, no HTTP): queries per save "
         f"{save_median:.0f} (min {min(saves_q)}, max {max(saves_q)}), per preview {preview_median:.0f}, "
-        f"per save+preview {save_median + preview_median:.0f} (the server, DEBUG off, adds the second-factor "
-        "role check: 1 more per request); "
+        f"per save+preview {save_median + preview_median:.0f} (the server, DEBUG off, runs the same: its "
+        "second-factor check reads the memberships the request already read); "
         f"latency save+preview p50 {statistics.median(r[3] for r in steady) * 1000:.0f} ms "
         f"(save alone {statistics.median(r[2] for r in steady) * 1000:.0f} ms), "
         f"Python CPU (this thread) {statistics.median(r[4] for r in steady) * 1000:.0f} ms"

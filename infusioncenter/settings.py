@@ -154,7 +154,8 @@ try:
     DATABASES = {
         "default": dj_database_url.parse(
             os.environ.get("DATABASE_URL") or f"sqlite:///{_DEFAULT_SQLITE}",
-            conn_max_age=env_int("CONN_MAX_AGE", 0),
+            # persistent connections (seconds; 0 = a new connection per request), checked before reuse
+            conn_max_age=env_int("CONN_MAX_AGE", 60),
             conn_health_checks=True,
         )
     }

@@ -176,3 +176,69 @@ def test_the_kept_form_is_dropped_after_ten_minutes(client, nurse, password):
         clock.shift(dt.timedelta(minutes=11))
         client.post(reverse("accounts:login"), {"username": "nurse", "password": password, "next": "/"})
         assert client.get("/").context["form_refill"] is None
+
+
+def _session_writes(queries) -> int:
+    return sum(1 for q in queries if q["sql"].startswith("UPDATE") and "django_session" in q["sql"])
+
+
+@pytest.mark.django_db
+def test_the_last_activity_is_written_once_a_minute_not_at_every_request(client, nurse, password):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from infusioncenter.middleware import SESSION_ACTIVITY_KEY
+
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        for seconds in (1, 30, 59):  # less than a minute after the last written time: no session write
+            clock.move_to(START + dt.timedelta(seconds=seconds))
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(reverse("home")).status_code == 200
+            assert _session_writes(queries.captured_queries) == 0
+        assert client.session[SESSION_ACTIVITY_KEY] == START.timestamp()
+        clock.move_to(START + dt.timedelta(seconds=60))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("home")).status_code == 200
+        assert _session_writes(queries.captured_queries) == 1
+        assert client.session[SESSION_ACTIVITY_KEY] == (START + dt.timedelta(seconds=60)).timestamp()
+
+
+@pytest.mark.django_db
+def test_the_idle_timeout_is_exact_to_the_minute_and_never_late(client, nurse, password):
+    """A request less than a minute after the stored activity is not stored: the session may end up to a
+    minute before 15 idle minutes, never after."""
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "nurse", password)
+        clock.move_to(START + dt.timedelta(seconds=50))
+        assert client.get(reverse("home")).status_code == 200  # not stored (50 s after the sign-in)
+        clock.move_to(START + dt.timedelta(minutes=15))
+        assert client.get(reverse("home")).status_code == 200  # 15 min after the stored time: not over it
+        clock.move_to(START + dt.timedelta(minutes=30, seconds=1))
+        assert to_login(client.get(reverse("home")))  # 15 min 1 s after the last (stored) activity
+
+
+@pytest.mark.django_db
+def test_the_memberships_are_read_once_per_request(settings, client_for, nurse, center, other_center):
+    """Current center, second-factor check, role check and navigation share one read of the memberships."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Membership
+
+    settings.OTP_REQUIRED = True
+    Membership.objects.create(user=nurse, center=other_center, role="coder")
+    client = client_for(nurse)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("charges:board"))
+    assert page.status_code == 200
+    # queries reading the memberships themselves (other queries hold them only as a subquery)
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].partition(" FROM ")[2].startswith('"accounts_membership"')
+    ]
+    assert len(reads) == 1, reads
+    assert page.context["current_center"] == other_center  # first by name: Lakeside < Riverside
+    assert page.context["user_centers"] == [other_center, center]
+    assert {url for url, _label in page.context["nav_links"]} >= {reverse("charges:board"), reverse("review:queue")}
