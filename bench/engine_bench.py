@@ -3,6 +3,12 @@
     python bench/engine_bench.py                       # the mix of gen-encounters --count 20000 --seed 2025
     python bench/engine_bench.py --count 5000 --seed 7
     python bench/engine_bench.py --input big.json      # an existing engine-io.md input file
+    python bench/engine_bench.py --against /tmp/ref/charges/engine   # this engine against another copy
+
+With ``--against DIR`` (a copy of ``charges/engine``, e.g. from ``git worktree add /tmp/ref HEAD``) it prints
+only (c): whether both engines give the same ``derive_encounter`` result for every encounter (dict for dict),
+then both engines' rates timed alternately in one pinned process (so drift in the machine's load hits both
+alike) and their ratio. Meant for speed work, where the output must stay byte-identical.
 
 Prints
 (a) encounters per second of the engine alone, pinned to one core: the rules (``derive_parsed``) over
@@ -197,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, help="use this input file instead of generating one")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes / runs of each measure (default 3)")
     parser.add_argument("--skip-alone", action="store_true", help="only time the command line")
+    parser.add_argument(
+        "--against", type=Path, help="a copy of charges/engine: compare outputs and time both alternately (only)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as scratch:
@@ -207,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"input: {path.name} ({size / 1e6:.1f} MB); load average {load:.1f} on {os.cpu_count()} cores")
         if load > (os.cpu_count() or 1) - 0.5:
             print("  warning: the machine is busy; wall times are inflated (CPU times are printed beside them)")
+
+        if args.against:
+            return against(path, args.against.resolve(), args.repeat)
 
         rate = full_rate = None
         if not args.skip_alone:
@@ -294,6 +306,108 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def against(path: Path, directory: Path, repeat: int) -> int:
+    """(c): this engine against the engine package in DIRECTORY, in a fresh pinned child process."""
+    if not (directory / "api.py").is_file():
+        print(f"(c) {directory} is not a copy of charges/engine (no api.py)")
+        return 2
+    probe = subprocess.run(  # noqa: S603 - this script again, in a fresh interpreter
+        [sys.executable, __file__, "--against-child", str(path), str(repeat), str(directory)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    if probe.returncode != 0:
+        sys.stderr.write(probe.stderr[-3000:])
+        print("(c) comparison failed")
+        return 1
+    figures = json.loads(probe.stdout.strip().splitlines()[-1])
+    count = figures["encounters"]
+    print(
+        f"(c) this engine against {directory} ({figures['pinned']}, {count} encounters, best of "
+        f"{len(figures['this'])} alternating passes of derive_parsed each):"
+    )
+    if figures["differing"]:
+        print(f"    outputs: {figures['differing']} of {count} encounters DIFFER, first: {figures['first_differing']}")
+    else:
+        print(f"    outputs: identical for all {count} encounters (derive_encounter, dict for dict)")
+    for label, key in (("this engine ", "this"), ("the other   ", "other")):
+        print(
+            f"    {label}: {count / min(figures[key]):,.0f} enc/s wall, {count / min(figures[key + '_cpu']):,.0f} "
+            "enc/s CPU"
+        )
+    print(
+        f"    ratio this/other: {min(figures['other']) / min(figures['this']):.3f} wall, "
+        f"{min(figures['other_cpu']) / min(figures['this_cpu']):.3f} CPU"
+    )
+    return 1 if figures["differing"] else 0
+
+
+def _load_engine_copy(directory: Path):
+    """The api and snapshot modules of the engine package in DIRECTORY, imported under a private name."""
+    import importlib
+    import importlib.util
+
+    name = "engine_bench_other"
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{name}.api"), importlib.import_module(f"{name}.snapshot")
+
+
+def against_main(path: str, repeat: str, directory: str) -> int:
+    """Child of --against: outputs compared on fresh JSON copies, then derive_parsed of both engines alternately."""
+    pinned = pin_to_one_core()
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from charges.engine import api as this_api
+    from charges.engine.snapshot import SEED_DIR, load_seed_book
+
+    other_api, other_snapshot = _load_engine_copy(Path(directory))
+    engines = {"this": (this_api, load_seed_book()), "other": (other_api, other_snapshot.load_seed_book(SEED_DIR))}
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    encounters = json.loads(text)["encounters"]
+    differing, first_differing = 0, None
+    for mine, theirs in zip(json.loads(text)["encounters"], json.loads(text)["encounters"], strict=True):
+        identifier = mine.get("id") if isinstance(mine, dict) else None
+        if this_api.derive_encounter(mine, engines["this"][1]) != other_api.derive_encounter(
+            theirs, engines["other"][1]
+        ):
+            differing += 1
+            first_differing = first_differing or identifier
+    parsed = {}
+    for key, (api, _book) in engines.items():
+        parsed[key] = [api.parse_encounter(encounter)[0] for encounter in json.loads(text)["encounters"]]
+        parsed[key] = [encounter for encounter in parsed[key] if encounter is not None]
+    gc.collect()
+    gc.freeze()
+    times = {"this": [], "other": [], "this_cpu": [], "other_cpu": []}
+    for index in range(int(repeat) * 2):  # this, other, other, this, ...: neither always goes first
+        for key in ("this", "other") if index % 2 == 0 else ("other", "this"):
+            api, book = engines[key]
+            derive_parsed = api.derive_parsed
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for encounter in parsed[key]:
+                derive_parsed(encounter, book)
+            times[key].append(time.perf_counter() - started)
+            times[key + "_cpu"].append(time.process_time() - started_cpu)
+    print(
+        json.dumps(
+            {
+                **times,
+                "encounters": len(encounters),
+                "differing": differing,
+                "first_differing": first_differing,
+                "pinned": pinned,
+            }
+        )
+    )
+    return 0
+
+
 def calibration() -> float:
     """CPU seconds of a fixed pure-Python loop (10**6 additions): compares this machine's state between runs."""
     best = float("inf")
@@ -316,4 +430,6 @@ def alone_main(path: str, repeat: str) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--alone":
         sys.exit(alone_main(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--against-child":
+        sys.exit(against_main(sys.argv[2], sys.argv[3], sys.argv[4]))
     sys.exit(main())
