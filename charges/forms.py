@@ -434,8 +434,15 @@ class AdministrationForm(StyledForm):
         pauses = self._pause_spans(start, stop)
         values = self.values_from(data, start, stop)
         if start is not None and not self.has_error("start_time"):
+            # with a catalog, the drug's billing unit is the resolved entry's (the catalog of the service date:
+            # what `billing_unit_of` would read again)
+            entry = getattr(self, "drug_entry", None)
             problems = administration_problems(
-                values=values, pauses=pauses, now=self.now, service_date=self.encounter.service_date
+                values=values,
+                pauses=pauses,
+                now=self.now,
+                service_date=self.encounter.service_date,
+                billing_unit=None if self.catalog is None else (entry.billing_unit if entry else ""),
             )
             self.apply_problems(problems)
         self.parsed_values = values

@@ -93,8 +93,13 @@ def administration_problems(
     pauses: list[PauseSpan],
     now: datetime.datetime | None = None,
     service_date: datetime.date | None = None,
+    billing_unit: str | None = None,
 ) -> dict[str, list[str]]:
-    """Every problem of an administration, keyed by model field ('pauses' for the pause list)."""
+    """Every problem of an administration, keyed by model field ('pauses' for the pause list).
+
+    `billing_unit`: the codebook billing unit of the drug (`values["hcpcs"]`) on the service date when the
+    caller already has it (the form, from its catalog); None looks it up (`billing_unit_of`).
+    """
     problems: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -120,7 +125,11 @@ def administration_problems(
         if not unit:
             add("dose_unit", MSG_DOSE_UNIT_MISSING)
         else:
-            target = billing_unit_of(values.get("hcpcs") or "", service_date or (start.date() if start else now.date()))
+            target = (
+                billing_unit
+                if billing_unit is not None
+                else billing_unit_of(values.get("hcpcs") or "", service_date or (start.date() if start else now.date()))
+            )
             if unitconv.normalize_unit(unit) is None:
                 add("dose_unit", f"“{unit}” is not a dose unit.")
             elif target and target != "dose" and not unitconv.convertible(unit, target):

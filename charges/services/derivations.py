@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import router, transaction
+from django.db.models import Case, F, Value, When
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -221,11 +222,14 @@ def _replace_lines(charge_set: ChargeSet, derivation: Derivation, lines: list[di
     for old in existing:
         available[_line_key(old, links[old.pk])].append(old)
     keep: list[ChargeLine] = []
+    moved: list[tuple[int, int]] = []  # (pk, new position) of kept lines whose position changed
     create: list[tuple[ChargeLine, list[int]]] = []
     for model, pks in pairs:
         match = available.get(_line_key(model, pks))
         if match:
             old = match.pop(0)
+            if old.position != model.position:
+                moved.append((old.pk, model.position))
             old.position = model.position
             old.derivation = derivation
             keep.append(old)
@@ -240,7 +244,16 @@ def _replace_lines(charge_set: ChargeSet, derivation: Derivation, lines: list[di
         collector.collect(stale)
         collector.delete()
     if keep:
-        ChargeLine.objects.bulk_update(keep, ["position", "derivation"])
+        # what `bulk_update(keep, ["position", "derivation"])` writes, in one plain UPDATE: every kept line
+        # now comes from this derivation, and only the lines that moved get a new position
+        changes: dict[str, Any] = {"derivation": derivation}
+        if moved:
+            changes["position"] = Case(
+                *(When(pk=pk, then=Value(position)) for pk, position in moved),
+                default=F("position"),
+                output_field=ChargeLine._meta.get_field("position"),
+            )
+        ChargeLine.objects.filter(pk__in=[old.pk for old in keep]).update(**changes)
     if create:
         created = bulk_create_with_history([m for m, _ in create], ChargeLine)
         new_links = []

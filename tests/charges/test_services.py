@@ -236,3 +236,28 @@ def test_derivation_uses_the_database_codebook(encounter, nurse):
     assert derivation.status == DerivationStatus.DONE
     assert "@" in derivation.codebook_version  # version@revision token of the database codebook
     assert ChargeSet.objects.get(encounter=encounter).lines.filter(code="96413").exists()
+
+
+def test_kept_lines_follow_the_new_derivation_in_its_order(encounter, nurse):
+    """Lines the engine gives again keep their row (no history noise) and take the new derivation and
+    position; the stored lines are exactly the new output, in its order."""
+    chart(encounter, nurse)  # rituximab 10:00-14:10: 96413 + 96415 x3 and the drug line
+    derivation_run(encounter_id=encounter.pk)
+    charge_set = ChargeSet.objects.get(encounter=encounter)
+    before = {(line.code, line.units): (line.pk, line.position) for line in charge_set.lines.all()}
+    chart(encounter, nurse, drug="ondansetron", hcpcs="J2405", route="iv_push", start_at=at("09:00"), stop_at=None,
+          dose=Decimal("8"))  # fmt: skip
+    chart(encounter, nurse, drug="ondansetron", hcpcs="J2405", route="iv_push", start_at=at("08:00"), stop_at=None,
+          dose=Decimal("4"))  # fmt: skip
+    second = derivation_run(encounter_id=encounter.pk)
+    lines = list(charge_set.lines.order_by("position", "pk"))
+    assert [(line.code, line.units, line.kind) for line in lines] == [
+        (line["code"], line["units"], line["kind"]) for line in second.output["lines"]
+    ]
+    assert [line.position for line in lines] == list(range(len(lines)))
+    assert {line.derivation_id for line in lines} == {second.pk}
+    kept = [line for line in lines if before.get((line.code, line.units), (None,))[0] == line.pk]
+    assert kept, "unchanged lines keep their rows"
+    assert any(before[(line.code, line.units)][1] != line.position for line in kept), "a kept line moved"
+    charge_set.refresh_from_db()
+    assert charge_set.derivation == second
