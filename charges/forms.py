@@ -39,6 +39,39 @@ FIELD_OF = {
 _CODE_RE = re.compile(r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$")
 
 
+#: (catalog, {normalized term: entries in catalog order}) of the last catalog `exact_match` indexed
+_EXACT_INDEX: list[tuple[tuple[drug_search.DrugEntry, ...], dict[str, list[drug_search.DrugEntry]]] | None] = [None]
+
+
+def exact_match(text: str, catalog: list[drug_search.DrugEntry]) -> drug_search.DrugEntry | None:
+    """`drug_search.exact_match(text, catalog)`, answered from an index of the catalog's names, synonyms
+    and codes built once per catalog (the codebook's cached entries) instead of normalizing every term of
+    the catalog at each save. Text that matches no term goes to `drug_search.exact_match` (the ingredient
+    rule)."""
+    q = drug_search.normalize(text)
+    if not q:
+        return None
+    entries = tuple(catalog)
+    cached = _EXACT_INDEX[0]
+    if (
+        cached is not None
+        and len(cached[0]) == len(entries)
+        and all(a is b for a, b in zip(cached[0], entries, strict=True))
+    ):
+        index = cached[1]
+    else:
+        index = {}
+        for entry in entries:
+            terms = {drug_search.normalize(t) for t in (entry.name, *entry.synonyms)} | {entry.hcpcs.lower()}
+            for term in terms:
+                index.setdefault(term, []).append(entry)
+        _EXACT_INDEX[0] = (entries, index)
+    found = index.get(q)
+    if not found:
+        return drug_search.exact_match(text, entries)
+    return found[0] if len({e.hcpcs for e in found}) == 1 else None
+
+
 def plain(value: Decimal | None) -> str | None:
     """A Decimal as typed by a person: 700, 0.5 (never 7E+2 or 700.0000)."""
     if value is None:
@@ -356,7 +389,7 @@ class AdministrationForm(StyledForm):
             if drug_search.normalize(text) not in terms:
                 entry = None
         if entry is None:
-            entry = drug_search.exact_match(text, self.catalog)
+            entry = exact_match(text, self.catalog)
         data["hcpcs"] = entry.hcpcs if entry else ""
         self.drug_entry = entry
 
