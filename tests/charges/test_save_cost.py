@@ -189,3 +189,24 @@ def test_the_block_shows_times_days_pauses_and_links_as_before(client_for, encou
     assert "23:00–01:30 (2025-03-05)\n" in html
     assert "00:30 (2025-03-05)–02:30\n" in html
     assert "15:00 · <span" in html and "running, no stop time" in html
+
+
+def test_the_forms_drug_match_is_drug_searchs_exact_match(codebook):
+    """The form's indexed exact match answers exactly what `drug_search.exact_match` answers, for every
+    name, synonym, code and ingredient of the catalog (in several spellings) and for text matching none."""
+    from charges import drug_search
+    from charges.forms import exact_match
+    from charges.selectors import drug_catalog
+
+    catalog = drug_catalog(DOS)
+    texts = {"", "   ", "no such drug", "ondansetr", "saline", "normal saline", "NS", "j9312 ", "Zofran"}
+    for entry in catalog:
+        for term in (entry.name, *entry.synonyms, entry.hcpcs, entry.ingredient):
+            texts |= {term, term.upper(), f"  {term.lower()} ", term.replace(" ", "-")}
+    for text in sorted(texts):
+        assert exact_match(text, catalog) == drug_search.exact_match(text, catalog), text
+        assert exact_match(text, list(catalog)) == drug_search.exact_match(text, catalog), text  # cached index
+    shorter = catalog[1:]  # another catalog: indexed again
+    for text in sorted(texts):
+        assert exact_match(text, shorter) == drug_search.exact_match(text, shorter), text
+    assert exact_match("ondansetron", catalog) is not None  # a name resolves
