@@ -266,13 +266,13 @@ def administration_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = AdministrationForm(request.POST, encounter=encounter, catalog=_catalog(encounter))
     if form.is_valid():
         try:
-            administration_create(
+            adm = administration_create(
                 encounter=encounter, actor=request.user, values=form.parsed_values, pauses=form.parsed_pauses
             )
         except ValidationError as exc:
             form.apply_problems(exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages})
         else:
-            return _saved(request, encounter, "Administration saved.")
+            return _saved(request, encounter, "Administration saved.", saved=adm.encounter)
     return _form_response(request, encounter, form, action)
 
 
@@ -341,9 +341,16 @@ def _form_response(request: HttpRequest, encounter: Any, form: Any, action: str,
     return render(request, "charges/administration_form_page.html", context)
 
 
-def _saved(request: HttpRequest, encounter: Any, message: str) -> HttpResponse:
+def _saved(request: HttpRequest, encounter: Any, message: str, saved: Any = None) -> HttpResponse:
+    """After a change: the administrations block (htmx) or back to the encounter page.
+
+    `saved`: the encounter row as the service read it under its lock (the state the change was made on).
+    The block shows only its pk, service date and center (time zone), so that row with the center this
+    request already read serves; otherwise the encounter is read again (center and users in one query)."""
     if is_htmx(request):
-        # read again with its center and users in one query (refresh_from_db() drops them: 2+ queries)
+        if saved is not None and saved.pk == encounter.pk and saved.center_id == encounter.center_id:
+            saved.center = encounter.center
+            return _render_block(request, saved)
         return _render_block(request, encounter_reloaded(encounter))
     messages.success(request, message)
     return HttpResponseRedirect(reverse("charges:encounter", args=[encounter.pk]))
