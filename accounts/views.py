@@ -22,6 +22,7 @@ from accounts.models import Membership
 from accounts.roles import Role
 from accounts.services import AccountError, account_unlock, audit, user_deactivate
 from infusioncenter.middleware import set_current_center
+from infusioncenter.params import parse_whole_number
 
 
 @method_decorator(public, name="dispatch")
@@ -45,8 +46,8 @@ class LogoutView(auth_views.LogoutView):
 @require_POST
 def switch_center(request: HttpRequest) -> HttpResponse:
     """Makes one of the user's centers the current one (its time zone applies from the next request)."""
-    raw = request.POST.get("center", "")
-    center = centers_for(request.user).filter(pk=int(raw)).first() if raw.isdigit() else None
+    center_id = parse_whole_number(request.POST.get("center"))
+    center = centers_for(request.user).filter(pk=center_id).first() if center_id is not None else None
     if center is None:
         messages.error(request, "Choose one of your centers.")
     else:

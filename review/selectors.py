@@ -39,6 +39,7 @@ from django.db.models.functions import Coalesce
 from charges.models import Administration, ChargeLine, ChargeSet, Encounter, Pause, TransactionType
 from charges.models.encounters import TIMED_ROUTES
 from charges.workflow import Status
+from infusioncenter.params import parse_whole_number
 from review.models import OPEN_QUERY_STATUSES, DocumentationQuery, LineCorrection, PatientRef
 
 CODER = "coder"
@@ -103,8 +104,9 @@ def parse_filters(params: Any) -> QueueFilters:
         f.date_to = None
     center = (params.get("center") or "").strip()
     if center:
-        if center.isdigit():
-            f.center_id = int(center)
+        center_id = parse_whole_number(center)
+        if center_id is not None:
+            f.center_id = center_id
         else:
             errors["center"] = "Unknown center."
     f.payer = (params.get("payer") or "").strip()[:40]

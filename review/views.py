@@ -27,6 +27,7 @@ from charges.errors import ChargesError, DutySeparation, StaleVersion, Transitio
 from charges.models import Administration, ChargeLine, TransactionType
 from charges.services.charge_sets import actor_roles_at
 from charges.workflow import Status, allowed_targets
+from infusioncenter.params import parse_whole_number
 from review import selectors, services, timeline
 from review.errors import RoleRefused
 from review.models import DocumentationQuery
@@ -57,8 +58,7 @@ WARNING_CODES = (
 
 
 def _version(request: HttpRequest) -> int | None:
-    raw = (request.POST.get("version") or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return parse_whole_number(request.POST.get("version"))
 
 
 def stale_message(exc: StaleVersion, zone: Any = None) -> str:
@@ -99,8 +99,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = selectors.parse_filters(request.GET)
     for message in filters.errors.values():
         messages.error(request, message)
-    per_page_raw = request.GET.get("per_page", "")
-    per_page = int(per_page_raw) if per_page_raw.isdigit() and int(per_page_raw) in selectors.PAGE_SIZES else 50
+    per_page = parse_whole_number(request.GET.get("per_page"))
+    per_page = per_page if per_page in selectors.PAGE_SIZES else 50
     counts = selectors.status_counts(request.user, filters)
     paginator = selectors.QueuePaginator(
         selectors.queue_ids(request.user, filters),
@@ -442,7 +442,7 @@ def query_create(request: HttpRequest, pk: int) -> HttpResponse:
         administration = None
         raw = (request.POST.get("administration") or "").strip()
         if raw:
-            administration = Administration.objects.filter(pk=int(raw) if raw.isdigit() else 0).first()
+            administration = Administration.objects.filter(pk=parse_whole_number(raw) or 0).first()
             if administration is None:
                 raise ValidationError({"administration": "Choose an administration of this encounter."})
         services.query_create(

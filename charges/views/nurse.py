@@ -42,6 +42,7 @@ from charges.services.encounters import (
 )
 from charges.views.common import center_today, is_htmx, local, nurse_encounter
 from charges.views.preview import preview_context
+from infusioncenter.params import parse_whole_number
 
 
 def _review_queries(*, user: Any = None, encounter: Any = None) -> Any:
@@ -313,9 +314,10 @@ def _posted_version(request: HttpRequest) -> int | None:
     raw = (request.POST.get("version") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    version = parse_whole_number(raw)
+    if version is None:
         raise StaleVersion(message="This form is out of date or damaged. Reload the page; nothing was saved.")
-    return int(raw) or None
+    return version or None
 
 
 @role_required(Role.NURSE)
