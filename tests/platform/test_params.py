@@ -16,6 +16,8 @@ from infusioncenter.params import MAX_DATABASE_INT, parse_whole_number
         ("0", 0),
         (str(MAX_DATABASE_INT), MAX_DATABASE_INT),
         (str(MAX_DATABASE_INT + 1), None),
+        ("9" * 10_000, None),  # int() refuses more than 4,300 digits
+        ("0" * 30 + "5", 5),
         ("²", None),  # str.isdigit() is true for it, int() refuses it
         ("١٢", None),  # Arabic-Indic digits
         ("-1", None),
@@ -39,6 +41,8 @@ def test_parse_whole_number(raw, expected):
         {"per_page": "99999999999999999999999"},
         {"page": "²"},
         {"page": "99999999999999999999999"},
+        {"per_page": "9" * 10_000},
+        {"center": "9" * 10_000},
     ],
 )
 def test_the_queue_answers_crafted_numbers_with_a_page(client_for, coder, params):
