@@ -802,25 +802,7 @@ def _initial_lines(ctx: Context, service: Service, basis: str, repeats: list[Ser
         "administration",
         f"R7, R9: {word} of {service.label} ({T} billable minutes) is the initial service ({basis}).",
     )
-    service.line = line
-    units = addl_hours(T)
-    lines = [line]
-    if units:
-        lines += _hour_lines(
-            ctx,
-            line,
-            date,
-            C.HOUR_CODES[rank],
-            billable,
-            units,
-            C.FIRST_ADDL_HOUR_MINUTE,
-            ids,
-            T,
-            f"{code} covers up to 90",
-        )
-    if extra_units:
-        lines += _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
-    return lines
+    return _infusion_lines(ctx, service, line, rank, billable, ids, T, extra_units)
 
 
 def _with_repeats(ctx: Context, service: Service, repeats: list[Service]):
@@ -933,21 +915,27 @@ def _following_infusion_lines(
         f"R6, R11: sequential {'chemotherapy' if chemo else 'therapeutic'} infusion of a new drug, "
         f"{service.label}, {T} billable minutes{overlap_note}.",
     )
+    return _infusion_lines(ctx, service, line, rank, billable, ids, T, extra_units)
+
+
+def _infusion_lines(ctx: Context, service: Service, line: Line, rank: int, billable, ids, T: int, extra_units: int):
+    """An infusion's first line, then its additional hours (R10: a unit from minute 91, then each 60 more)
+    and, with the interval method, the hour units of its repeats (R13)."""
     service.line = line
-    units = addl_hours(T)
     lines = [line]
+    units = addl_hours(T)
     if units:
         lines += _hour_lines(
             ctx,
             line,
-            date,
+            line.date,
             C.HOUR_CODES[rank],
             billable,
             units,
             C.FIRST_ADDL_HOUR_MINUTE,
             ids,
             T,
-            f"{code} covers up to 90",
+            f"{line.code} covers up to 90",
         )
     if extra_units:
         lines += _interval_repeat_lines(ctx, line, C.HOUR_CODES[rank], extra_units)
