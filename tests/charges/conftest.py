@@ -45,12 +45,9 @@ def encounter(center, nurse, codebook):
     )
 
 
-def chart(encounter, actor, **values):
-    """Records an administration through the service (defaults: rituximab 10:00-14:10 on site A)."""
-    from charges.services.administrations import PauseSpan, administration_create
-
-    pauses = [PauseSpan(a, b) for a, b in values.pop("pauses", [])]
-    data = {
+def rituximab_values() -> dict:
+    """The documented values of the standard rituximab infusion: 700 mg, 10:00-14:10 on site A, nothing wasted."""
+    return {
         "drug": "rituximab",
         "hcpcs": "J9312",
         "route": "iv_infusion",
@@ -61,6 +58,14 @@ def chart(encounter, actor, **values):
         "dose_unit": "mg",
         "wasted": Decimal("0"),
     }
+
+
+def chart(encounter, actor, **values):
+    """Records an administration through the service (defaults: `rituximab_values()`)."""
+    from charges.services.administrations import PauseSpan, administration_create
+
+    pauses = [PauseSpan(a, b) for a, b in values.pop("pauses", [])]
+    data = rituximab_values()
     data.update(values)
     return administration_create(encounter=encounter, actor=actor, values=data, pauses=pauses)
 

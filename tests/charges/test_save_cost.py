@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from charges.models import Administration, Pause
 from charges.services.validation import full_clean_local
-from tests.charges.conftest import DOS, at, chart
+from tests.charges.conftest import DOS, at, chart, rituximab_values
 
 pytestmark = pytest.mark.django_db
 
@@ -48,20 +48,7 @@ def _errors(call) -> dict | None:
     ],
 )
 def test_full_clean_local_is_djangos_full_clean(encounter, nurse, values):
-    data = {
-        "encounter": encounter,
-        "documented_by": nurse,
-        "updated_by": nurse,
-        "drug": "rituximab",
-        "hcpcs": "J9312",
-        "route": "iv_infusion",
-        "site": "A",
-        "start_at": at("10:00"),
-        "stop_at": at("14:10"),
-        "dose": Decimal("700"),
-        "dose_unit": "mg",
-        "wasted": Decimal("0"),
-    }
+    data = {"encounter": encounter, "documented_by": nurse, "updated_by": nurse, **rituximab_values()}
     data.update(values)
     adm = Administration(**data)
     for exclude in (["encounter"], ["encounter", "documented_by", "updated_by"], ["encounter", "stop_at"]):
@@ -119,9 +106,10 @@ def admin_user(center):
     return make_member(Role.ADMIN, center, username="admin")
 
 
-def _save_and_preview(client, encounter, n: int, on_commit) -> tuple[int, int]:
+def _push_form(n: int) -> dict[str, str]:
+    """The form of the n-th ondansetron push, 25 minutes after the previous one (from 06:00)."""
     minute = 6 * 60 + 25 * n
-    data = {
+    return {
         "drug": "ondansetron",
         "route": "iv_push",
         "site": "A",
@@ -136,6 +124,10 @@ def _save_and_preview(client, encounter, n: int, on_commit) -> tuple[int, int]:
         "pause-MIN_NUM_FORMS": "0",
         "pause-MAX_NUM_FORMS": "20",
     }
+
+
+def _save_and_preview(client, encounter, n: int, on_commit) -> tuple[int, int]:
+    data = _push_form(n)
     # the test's transaction never commits: run the on-commit derivation as a commit would (eager Celery)
     with CaptureQueriesContext(connection) as save, on_commit(execute=True):
         response = client.post(reverse("charges:administration_new", args=[encounter.pk]), data, HTTP_HX_REQUEST="true")
@@ -231,19 +223,5 @@ def test_the_block_after_a_save_is_the_block_of_the_encounter_read_again(
 
 
 def _save_and_preview_response(client, encounter, n: int):
-    minute = 6 * 60 + 25 * n
-    data = {
-        "drug": "ondansetron",
-        "route": "iv_push",
-        "site": "A",
-        "start_date": DOS.isoformat(),
-        "start_time": f"{minute // 60:02d}:{minute % 60:02d}",
-        "dose": "8",
-        "dose_unit": "mg",
-        "wasted": "0",
-        "pause-TOTAL_FORMS": "1",
-        "pause-INITIAL_FORMS": "0",
-        "pause-MIN_NUM_FORMS": "0",
-        "pause-MAX_NUM_FORMS": "20",
-    }
+    data = _push_form(n)
     return client.post(reverse("charges:administration_new", args=[encounter.pk]), data, HTTP_HX_REQUEST="true")
